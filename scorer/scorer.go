@@ -1,0 +1,67 @@
+// Package scorer holds the online anomaly models that turn one series (or
+// one entity's series) into an anomaly score. It does no I/O: the exporter
+// and `anteater eval` feed it samples and read back results.
+//
+// The score convention is vmanomaly's: 0 is perfectly normal and 1.0 is the
+// alert threshold, so anything above 1 is anomalous.
+package scorer
+
+import "encoding"
+
+// Status tells whether a model has seen enough data to score.
+type Status uint8
+
+const (
+	// Warming models return score 0 until they have seen enough samples.
+	Warming Status = iota
+	// Ready models return calibrated scores.
+	Ready
+)
+
+func (s Status) String() string {
+	switch s {
+	case Warming:
+		return "warming"
+	case Ready:
+		return "ready"
+	}
+	return "unknown"
+}
+
+// Result is what a model says about one observed sample.
+type Result struct {
+	// Score is the calibrated anomaly score: 0 normal, 1.0 the threshold.
+	// It is 0 while the model is warming and for samples that were skipped
+	// (NaN, ±Inf, duplicate or out-of-order timestamps).
+	Score float64
+	// Raw is the model's uncalibrated deviation.
+	Raw float64
+	// Expected is the model's expected value for the sample, NaN if the
+	// model has no notion of one.
+	Expected float64
+	// Lower and Upper bound the values that would score below 1; NaN when
+	// unknown.
+	Lower, Upper float64
+	// Anomalous is true when the score passed 1 after debounce.
+	Anomalous bool
+	// Skipped is true when the sample was not used (see Observe).
+	Skipped bool
+	// Status is the model's status after this sample.
+	Status Status
+}
+
+// Model scores one series online. Implementations are not safe for
+// concurrent use: one goroutine owns a series' model at a time.
+type Model interface {
+	// Observe feeds one sample, ts in Unix milliseconds, and returns its
+	// result. It never panics and never allocates on the hot path.
+	Observe(ts int64, v float64) Result
+	// Status reports whether the model is warming or ready.
+	Status() Status
+	// Reset forgets everything the model has learned.
+	Reset()
+	// MarshalBinary saves the full state; UnmarshalBinary restores it so
+	// that the restored model behaves byte-for-byte like the saved one.
+	encoding.BinaryMarshaler
+	encoding.BinaryUnmarshaler
+}
