@@ -23,7 +23,7 @@ func init() {
 		name: "eval smd",
 		help: "Evaluate the multivariate detectors on the Server Machine Dataset (OmniAnomaly layout).",
 		setup: func(cmd *kingpin.CmdClause) func(ctx context.Context) int {
-			o := &evalSMDOptions{}
+			o := &evalSMDOptions{cfg: multivariate.Config{Params: map[string]string{}}}
 			cmd.Flag("data", "SMD directory with train/, test/, test_label/, interpretation_label/.").Required().StringVar(&o.data)
 			cmd.Flag("model", fmt.Sprintf("Model name, or several joined by + for an ensemble (have %v).", multivariate.Names())).Default(multivariate.DefaultModel).StringVar(&o.cfg.Model)
 			cmd.Flag("param", "Model parameter KEY=VALUE (repeatable; <model>.KEY targets one ensemble member).").StringMapVar(&o.cfg.Params)
