@@ -1,0 +1,94 @@
+package nab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+)
+
+// Detector scores one series online, one row at a time.
+type Detector interface {
+	// Observe returns the anomaly score of a sample in anteater's
+	// convention: 0 normal, 1.0 the alert threshold, unbounded above,
+	// 0 while warming up. ts is in Unix milliseconds.
+	Observe(ts int64, v float64) float64
+}
+
+// Factory makes a fresh detector; Run calls it once per file, so no state
+// leaks from one file to the next.
+type Factory func() (Detector, error)
+
+// Run scores every file of the corpus with a fresh detector, observing the
+// rows in order, on workers goroutines (GOMAXPROCS when workers < 1). The
+// result is aligned with c.Files and holds NAB [0, 1] scores (MapScore of
+// the detector's). When progress is not nil, one line per finished file is
+// written to it. The first error, or ctx's end, stops the run.
+func Run(ctx context.Context, c *Corpus, newDetector Factory, workers int, progress io.Writer) ([][]float64, error) {
+	if workers < 1 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(c.Files))
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	out := make([][]float64, len(c.Files))
+	jobs := make(chan int)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex // guards done and progress
+		done int
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				scores, err := runFile(ctx, c.Files[i], newDetector)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				out[i] = scores
+				mu.Lock()
+				done++
+				if progress != nil {
+					fmt.Fprintf(progress, "nab: scored %d/%d %s (%d rows)\n", done, len(c.Files), c.Files[i].Name, c.Files[i].Rows())
+				}
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for i := range c.Files {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// runFile scores one file. It checks ctx every few thousand rows so that
+// an interrupt does not wait for a slow model to finish a long file.
+func runFile(ctx context.Context, f *File, newDetector Factory) ([]float64, error) {
+	d, err := newDetector()
+	if err != nil {
+		return nil, fmt.Errorf("%s: creating detector: %w", f.Name, err)
+	}
+	scores := make([]float64, f.Rows())
+	for i, ts := range f.Timestamps {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		scores[i] = MapScore(d.Observe(ts, f.Values[i]))
+	}
+	return scores, nil
+}
