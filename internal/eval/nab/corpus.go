@@ -41,7 +41,7 @@ type File struct {
 	// Category is the data subdirectory the file lives in.
 	Category string
 	// Timestamps are Unix milliseconds (the CSV's wall-clock time read as
-	// UTC), strictly increasing.
+	// UTC), never decreasing: NAB files repeat a few at clock changes.
 	Timestamps []int64
 	Values     []float64
 	// Windows are sorted and do not overlap.
@@ -231,8 +231,10 @@ func parseData(r io.Reader, name string) (*File, error) {
 			return nil, fmt.Errorf("%d: value %q is not a finite number", line, rec[1])
 		}
 		ts := t.UnixMilli()
-		if n := len(f.Timestamps); n > 0 && ts <= f.Timestamps[n-1] {
-			return nil, fmt.Errorf("%d: timestamp %s does not come after the previous row's %s", line,
+		// Repeated timestamps occur in NAB (clock changes); like NAB, rows
+		// are scored by position, so only going back in time is an error.
+		if n := len(f.Timestamps); n > 0 && ts < f.Timestamps[n-1] {
+			return nil, fmt.Errorf("%d: timestamp %s is before the previous row's %s", line,
 				t.Format(TimeLayout), time.UnixMilli(f.Timestamps[n-1]).UTC().Format(TimeLayout))
 		}
 		f.Timestamps = append(f.Timestamps, ts)
@@ -248,8 +250,9 @@ func parseData(r io.Reader, name string) (*File, error) {
 }
 
 // resolveWindows maps window timestamps to rows. Like NAB, both bounds must
-// be timestamps of the file; windows are sorted and may not overlap
-// (NAB's sweeper walks them in order and would silently drop the rest).
+// be timestamps of the file and a repeated timestamp means its first row;
+// windows are sorted and may not overlap (NAB's sweeper walks them in order
+// and would silently drop the rest).
 func resolveWindows(f *File, limits [][2]time.Time) ([]Window, error) {
 	ws := make([]Window, 0, len(limits))
 	for i, l := range limits {

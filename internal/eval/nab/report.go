@@ -46,8 +46,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 }
 
 // WriteTable writes the report for people: the scores per profile at the
-// optimized and at the product threshold, then the standard profile's
-// score split by category.
+// optimized and at the product threshold, then the standard profile's raw
+// score split by category at both.
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "NAB: detector %s, %d files, %d rows, %d windows\n", r.Detector, r.Files, r.Rows, r.Windows)
@@ -68,9 +68,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 				res.Detected, res.Windows, res.Raw)
 		}
 	}
-	if len(r.Optimized) > 0 {
-		std := r.Optimized[0]
-		fmt.Fprintf(tw, "\n%s profile by category, optimized threshold:\n", std.Profile)
+	for _, sec := range []struct {
+		title   string
+		results []Result
+	}{
+		{"optimized", r.Optimized},
+		{"anteater", r.Product},
+	} {
+		if len(sec.results) == 0 {
+			continue
+		}
+		std := sec.results[0]
+		fmt.Fprintf(tw, "\n%s profile by category, %s threshold:\n", std.Profile, sec.title)
 		fmt.Fprintln(tw, "category\tfiles\twindows\tdetected\tTP score\tFN score\tFP score\tFP rows\traw\tdelay\t")
 		for _, c := range std.Categories {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.3f\t%.3f\t%.3f\t%d\t%.3f\t%.2f\t\n", c.Category, c.Files, c.Windows,
