@@ -4,6 +4,39 @@
 //
 // The score convention is vmanomaly's: 0 is perfectly normal and 1.0 is the
 // alert threshold, so anything above 1 is anomalous.
+//
+// # Models and calibration
+//
+// Models register themselves by name (Register, from each model file's
+// init); New builds one from a Spec and Models lists them with their
+// documented parameters. A model is a Core, which turns each sample into a
+// raw signed deviation with an expected value and a spread, wrapped in the
+// calibration shared by all models: the deviation is made directional
+// (Spec.Direction), divided by the threshold (SPOT at Spec.Threshold.Risk,
+// or a fixed value) so that 1.0 is the threshold, capped below 1 when the
+// absolute deviation is under Spec.MinDeviation, debounced N of M into
+// Result.Anomalous, and a level shift that lasts Spec.LevelShiftAbsorb is
+// absorbed into the model's level.
+//
+// # Input handling
+//
+//   - NaN and ±Inf values are skipped: Result.Skipped is true, the score is
+//     0 and the model's state is unchanged.
+//   - A timestamp equal to or before the last accepted one (a duplicate or
+//     an out-of-order sample) is skipped the same way.
+//   - A gap, a jump of more than GapSteps times the smoothed sampling step,
+//     is accepted: the model continues from its state (the seasonal model
+//     takes its bucket from the timestamp, so its phase survives), while
+//     the debounce window and an anomalous run being timed for level-shift
+//     absorption restart, since neither should span missing data.
+//   - A series that sat on one value has zero spread; spreads are floored
+//     at half the series' typical step and SPOT thresholds at 3 spreads,
+//     so its next move scores high but finite.
+//
+// Observe never panics and does not allocate. Every model saves its full
+// state with MarshalBinary (a versioned little-endian encoding) and
+// restores it with UnmarshalBinary; a restored model continues exactly as
+// the saved one would have.
 package scorer
 
 import "encoding"

@@ -6,8 +6,11 @@ import "time"
 type Direction string
 
 const (
+	// Both reports deviations either way (the default).
 	Both Direction = "both"
-	Up   Direction = "up"
+	// Up reports only values above the expected one.
+	Up Direction = "up"
+	// Down reports only values below the expected one.
 	Down Direction = "down"
 )
 
@@ -42,8 +45,12 @@ type ThresholdSpec struct {
 	Mode string `yaml:"mode,omitempty"`
 	// Risk is SPOT's risk level q (default 1e-4).
 	Risk float64 `yaml:"risk,omitempty"`
-	// Fixed is the raw deviation mapped to score 1 in fixed mode.
+	// Fixed is the raw deviation mapped to score 1 in fixed mode (default:
+	// the model's natural threshold where it has one, e.g. nsigma's n).
 	Fixed float64 `yaml:"fixed,omitempty"`
+	// Init is how many ready samples SPOT sees before it sets its first
+	// threshold (default 128); the detector is Warming until then.
+	Init int `yaml:"init,omitempty"`
 }
 
 // DebounceSpec is an N-of-M debounce.

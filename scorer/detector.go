@@ -1,0 +1,338 @@
+package scorer
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"time"
+)
+
+// Defaults of the Spec fields (the zero value of each field selects them).
+const (
+	DefaultRisk             = 1e-4
+	DefaultThresholdInit    = 128
+	DefaultLevelShiftAbsorb = time.Hour
+	// GapSteps: a timestamp jump larger than this many expected steps is a
+	// gap (see the package documentation).
+	GapSteps = 10
+	// maxDebounce bounds M so the debounce window fits one machine word.
+	maxDebounce = 64
+)
+
+// hinter is implemented by cores whose raw deviation has a natural
+// calibration (nsigma's n, the ensemble's 1.0) or a floor below which no
+// threshold makes sense.
+type hinter interface{ calibration() calibrationHint }
+
+type calibrationHint struct {
+	// fixed, when > 0, makes "fixed" at this threshold the default mode.
+	fixed float64
+	// floor is the smallest threshold SPOT may set.
+	floor float64
+}
+
+type config struct {
+	dir       Direction
+	minDev    float64
+	fixed     bool
+	threshold float64 // fixed mode
+	risk      float64
+	init      int
+	floor     float64
+	debN      int
+	debM      int
+	absorbMs  int64 // < 0: never absorb
+}
+
+// resolve validates a Spec and fills in the defaults.
+func resolve(spec Spec, core Core) (config, error) {
+	var h calibrationHint
+	if c, ok := core.(hinter); ok {
+		h = c.calibration()
+	}
+	c := config{dir: spec.Direction, minDev: spec.MinDeviation, floor: h.floor}
+	switch c.dir {
+	case "":
+		c.dir = Both
+	case Both, Up, Down:
+	default:
+		return c, fmt.Errorf("%w: direction %q: must be both, up or down", ErrBadSpec, spec.Direction)
+	}
+	if math.IsNaN(c.minDev) || math.IsInf(c.minDev, 0) || c.minDev < 0 {
+		return c, fmt.Errorf("%w: min_deviation %g: must be a finite number ≥ 0", ErrBadSpec, c.minDev)
+	}
+	th := spec.Threshold
+	mode := th.Mode
+	if mode == "" {
+		mode = "auto"
+		if h.fixed > 0 {
+			mode = "fixed"
+		}
+	}
+	switch mode {
+	case "auto":
+		c.risk = th.Risk
+		if c.risk == 0 {
+			c.risk = DefaultRisk
+		}
+		if !(c.risk > 0 && c.risk < 0.5) {
+			return c, fmt.Errorf("%w: threshold.risk %g: must be in (0, 0.5)", ErrBadSpec, th.Risk)
+		}
+		c.init = th.Init
+		if c.init == 0 {
+			c.init = DefaultThresholdInit
+		}
+		if c.init < 8 || c.init > 1<<20 {
+			return c, fmt.Errorf("%w: threshold.init %d: must be in [8, %d]", ErrBadSpec, th.Init, 1<<20)
+		}
+	case "fixed":
+		c.fixed = true
+		c.threshold = th.Fixed
+		if c.threshold == 0 {
+			c.threshold = h.fixed
+		}
+		if !(c.threshold > 0) || math.IsInf(c.threshold, 0) {
+			return c, fmt.Errorf("%w: threshold.fixed %g: fixed mode needs a finite threshold > 0", ErrBadSpec, th.Fixed)
+		}
+	default:
+		return c, fmt.Errorf("%w: threshold.mode %q: must be auto or fixed", ErrBadSpec, th.Mode)
+	}
+	c.debN, c.debM = spec.Debounce.N, spec.Debounce.M
+	if c.debN == 0 && c.debM == 0 {
+		c.debN, c.debM = 1, 1
+	}
+	if c.debM == 0 {
+		c.debM = c.debN
+	}
+	if c.debN < 1 || c.debN > c.debM || c.debM > maxDebounce {
+		return c, fmt.Errorf("%w: debounce %d of %d: need 1 ≤ n ≤ m ≤ %d", ErrBadSpec, spec.Debounce.N, spec.Debounce.M, maxDebounce)
+	}
+	switch a := spec.LevelShiftAbsorb; {
+	case a == 0:
+		c.absorbMs = DefaultLevelShiftAbsorb.Milliseconds()
+	case a < 0:
+		c.absorbMs = -1
+	default:
+		c.absorbMs = max(a.Milliseconds(), 1)
+	}
+	return c, nil
+}
+
+// detector is the Model New returns: a core plus calibration.
+type detector struct {
+	name string
+	core Core
+	cfg  config
+	spot  spot
+	rough roughness
+
+	hasLast bool
+	lastTs  int64
+	stepMs  float64 // smoothed sampling step, for gap detection
+
+	debBits uint64 // 1 bits: samples above threshold, newest in bit 0
+	debSeen int    // samples in the debounce window so far
+
+	runSign  int8    // sign of the current anomalous run, 0 when none
+	runStart int64   // first timestamp of the run
+	runDelta float64 // recent offset of the values from Expected
+	status   Status
+}
+
+func newDetector(name string, core Core, cfg config) *detector {
+	d := &detector{name: name, core: core, cfg: cfg}
+	if !cfg.fixed {
+		d.spot = newSpot(cfg.risk, cfg.init, cfg.floor)
+	}
+	return d
+}
+
+var nan = math.NaN()
+
+// Observe implements Model.
+func (d *detector) Observe(ts int64, v float64) Result {
+	if math.IsNaN(v) || math.IsInf(v, 0) || (d.hasLast && ts <= d.lastTs) {
+		return Result{Expected: nan, Lower: nan, Upper: nan, Skipped: true, Status: d.status}
+	}
+	if d.hasLast {
+		step := float64(ts - d.lastTs)
+		if d.stepMs > 0 && step > GapSteps*d.stepMs {
+			// A gap: an anomalous run or a debounce window does not
+			// span it; the core goes on from its state.
+			d.runSign, d.debBits, d.debSeen = 0, 0, 0
+		} else if d.stepMs == 0 {
+			d.stepMs = step
+		} else {
+			d.stepMs += (min(step, 4*d.stepMs) - d.stepMs) / 16
+		}
+	}
+	d.hasLast, d.lastTs = true, ts
+
+	floor := d.rough.update(v)
+	est := d.rough.apply(d.core.Update(ts, v), floor)
+	res := Result{Raw: est.Dev, Expected: est.Expected, Lower: nan, Upper: nan}
+	if !d.core.Ready() {
+		d.status, res.Status = Warming, Warming
+		return res
+	}
+	mag := est.Dev
+	switch d.cfg.dir {
+	case Both:
+		mag = math.Abs(mag)
+	case Down:
+		mag = -mag
+	}
+	mag = max(mag, 0)
+	if math.IsNaN(mag) {
+		mag = 0
+	}
+	var thr float64
+	if d.cfg.fixed {
+		thr = d.cfg.threshold
+	} else {
+		if !d.spot.ready {
+			d.spot.learn(mag)
+			d.status, res.Status = Warming, Warming
+			return res
+		}
+		thr = d.spot.threshold()
+		d.spot.learn(mag)
+	}
+	d.status, res.Status = Ready, Ready
+	score := mag / thr
+	absDev := math.Abs(v - est.Expected)
+	if d.cfg.minDev > 0 && absDev < d.cfg.minDev {
+		score = min(score, absDev/d.cfg.minDev)
+	}
+	res.Score = score
+	d.band(&res, est, thr)
+
+	d.debBits = d.debBits<<1 | uint64(b2u(score > 1))
+	d.debSeen = min(d.debSeen+1, d.cfg.debM)
+	mask := uint64(1)<<d.cfg.debM - 1
+	if d.cfg.debM == 64 {
+		mask = ^uint64(0)
+	}
+	res.Anomalous = bits.OnesCount64(d.debBits&mask) >= d.cfg.debN
+	d.absorb(ts, v, est, score)
+	return res
+}
+
+// band fills Lower and Upper: the values that would score exactly 1.
+func (d *detector) band(res *Result, est Estimate, thr float64) {
+	if math.IsNaN(est.Scale) || math.IsNaN(est.Expected) {
+		return
+	}
+	w := max(thr*est.Scale, d.cfg.minDev)
+	res.Lower, res.Upper = est.Expected-w, est.Expected+w
+	switch d.cfg.dir {
+	case Up:
+		res.Lower = math.Inf(-1)
+	case Down:
+		res.Upper = math.Inf(1)
+	}
+}
+
+// absorb tracks a run of same-signed deviations above half the threshold;
+// once it has lasted cfg.absorbMs the core's level is moved to the new
+// one, so a lasting level shift stops alerting.
+func (d *detector) absorb(ts int64, v float64, est Estimate, score float64) {
+	if d.cfg.absorbMs < 0 || math.IsNaN(est.Expected) {
+		return
+	}
+	var sign int8
+	if score > 0.5 {
+		sign = 1
+		if v < est.Expected {
+			sign = -1
+		}
+	}
+	if sign == 0 || sign != d.runSign {
+		d.runSign, d.runStart, d.runDelta = sign, ts, v-est.Expected
+		return
+	}
+	d.runDelta += 0.3 * (v - est.Expected - d.runDelta)
+	if ts-d.runStart >= d.cfg.absorbMs {
+		d.core.Shift(d.runDelta)
+		d.runSign = 0
+	}
+}
+
+// Status implements Model.
+func (d *detector) Status() Status { return d.status }
+
+// Reset implements Model.
+func (d *detector) Reset() {
+	d.core.Reset()
+	d.spot.reset()
+	d.rough = roughness{}
+	d.hasLast, d.lastTs, d.stepMs = false, 0, 0
+	d.debBits, d.debSeen = 0, 0
+	d.runSign, d.runStart, d.runDelta = 0, 0, 0
+	d.status = Warming
+}
+
+// MarshalBinary implements Model. The encoding starts with a version byte
+// and the model name; the core's state follows length-prefixed.
+func (d *detector) MarshalBinary() ([]byte, error) {
+	core, err := d.core.AppendBinary(nil)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", d.name, err)
+	}
+	e := enc{b: make([]byte, 0, 128+len(core)+8*spotPeaks)}
+	e.u8(stateVersion)
+	e.str(d.name)
+	e.u32(uint32(len(core)))
+	e.b = append(e.b, core...)
+	d.spot.encode(&e)
+	d.rough.encode(&e)
+	e.boolean(d.hasLast)
+	e.i64(d.lastTs)
+	e.f64(d.stepMs)
+	e.u64(d.debBits)
+	e.u8(uint8(d.debSeen))
+	e.u8(uint8(d.runSign))
+	e.i64(d.runStart)
+	e.f64(d.runDelta)
+	e.u8(uint8(d.status))
+	return e.b, nil
+}
+
+// UnmarshalBinary implements Model. It refuses a state of another model
+// or version and leaves the model unchanged then.
+func (d *detector) UnmarshalBinary(b []byte) error {
+	r := dec{b: b}
+	if v := r.u8(); r.err == nil && v != stateVersion {
+		return fmt.Errorf("%w: version %d, want %d", ErrBadState, v, stateVersion)
+	}
+	if name := r.str(); r.err == nil && name != d.name {
+		return fmt.Errorf("%w: state of model %q, not %q", ErrBadState, name, d.name)
+	}
+	n := r.u32()
+	if r.err != nil || uint64(len(r.b)) < uint64(n) {
+		return fmt.Errorf("%w: truncated core state", ErrBadState)
+	}
+	coreState := r.b[:n]
+	r.b = r.b[n:]
+	nd := *d
+	nd.spot.decode(&r)
+	nd.rough.decode(&r)
+	nd.hasLast = r.boolean()
+	nd.lastTs = r.i64()
+	nd.stepMs = r.f64()
+	nd.debBits = r.u64()
+	nd.debSeen = int(r.u8())
+	nd.runSign = int8(r.u8())
+	nd.runStart = r.i64()
+	nd.runDelta = r.f64()
+	nd.status = Status(r.u8())
+	if err := r.finish(); err != nil {
+		return err
+	}
+	if err := d.core.UnmarshalBinary(coreState); err != nil {
+		return fmt.Errorf("model %q: %w", d.name, err)
+	}
+	nd.core = d.core
+	*d = nd
+	return nil
+}

@@ -1,0 +1,192 @@
+package scorer
+
+import "math"
+
+// spotPeaks bounds the peaks SPOT keeps, so its state stays small: the
+// tail is fitted to the most recent spotPeaks excesses.
+const spotPeaks = 32
+
+// spotDecay ages the sample and peak counts so the tail probability
+// P(X > t) follows a slowly drifting series (horizon about 10k samples).
+const spotDecay = 1 - 1.0/10000
+
+// spot is SPOT (Siffer et al., "Anomaly Detection in Streams with Extreme
+// Value Theory", KDD 2017) on a stream of non-negative deviations.
+//
+// Initial step: of the first init values, the largest k are kept; the
+// smallest of them is the initial threshold t (an upper quantile) and the
+// others' excesses over t are the first peaks. A generalised Pareto
+// distribution is fitted to the peaks by the method of moments, and the
+// threshold at risk q is
+//
+//	z_q = t + σ/γ · ((q·n/N_t)^(−γ) − 1)   (z_q = t − σ·ln(q·n/N_t) for γ = 0)
+//
+// Online step: a value above z_q is an anomaly and is not learnt; a value
+// between t and z_q is a new peak and z_q is refitted; n and N_t decay so
+// the tail follows drift. Since the cores already remove the series'
+// level (they score residuals), this is DSPOT's drift-aware variant.
+//
+// The method of moments is used rather than Grimshaw's maximum likelihood
+// because it refits in O(peaks) with no iteration, which keeps the
+// per-sample cost within budget; with at most 32 peaks the two differ
+// little.
+type spot struct {
+	risk  float64
+	init  int // samples before the first threshold
+	k     int // values kept during the initial step
+	floor float64
+
+	seen  int // samples seen during the initial step
+	ready bool
+	t     float64
+	n, nt float64
+	np    int // peaks stored
+	head  int // next ring slot once ready
+	peaks [spotPeaks]float64
+	zq    float64
+}
+
+func newSpot(risk float64, init int, floor float64) spot {
+	k := min(max(init/8, 8), spotPeaks)
+	if k > init {
+		k = init
+	}
+	return spot{risk: risk, init: init, k: k, floor: floor}
+}
+
+func (s *spot) reset() {
+	*s = spot{risk: s.risk, init: s.init, k: s.k, floor: s.floor}
+}
+
+// threshold is the current z_q; valid only when ready.
+func (s *spot) threshold() float64 { return s.zq }
+
+// learn feeds one deviation x ≥ 0 after it was scored.
+func (s *spot) learn(x float64) {
+	if !s.ready {
+		s.initial(x)
+		return
+	}
+	if x > s.zq {
+		return // an anomaly: SPOT does not learn from it
+	}
+	s.n = s.n*spotDecay + 1
+	if x <= s.t {
+		return
+	}
+	s.nt = s.nt*spotDecay + 1
+	s.peaks[s.head] = x - s.t
+	s.head = (s.head + 1) % spotPeaks
+	if s.np < spotPeaks {
+		s.np++
+	}
+	s.fit()
+}
+
+// initial keeps the k largest of the first init values, sorted ascending
+// in peaks[:np].
+func (s *spot) initial(x float64) {
+	s.seen++
+	switch {
+	case s.np < s.k:
+		i := s.np
+		for i > 0 && s.peaks[i-1] > x {
+			s.peaks[i] = s.peaks[i-1]
+			i--
+		}
+		s.peaks[i] = x
+		s.np++
+	case x > s.peaks[0]:
+		i := 0
+		for i+1 < s.np && s.peaks[i+1] < x {
+			s.peaks[i] = s.peaks[i+1]
+			i++
+		}
+		s.peaks[i] = x
+	}
+	if s.seen < s.init {
+		return
+	}
+	s.t = s.peaks[0]
+	for i := 1; i < s.np; i++ {
+		s.peaks[i-1] = s.peaks[i] - s.t
+	}
+	s.np--
+	for i := s.np; i < spotPeaks; i++ {
+		s.peaks[i] = 0
+	}
+	s.head = s.np % spotPeaks
+	s.n = float64(s.seen)
+	s.nt = float64(max(s.np, 1))
+	s.ready = true
+	s.fit()
+}
+
+// fit refits the GPD to the stored peaks by the method of moments and
+// recomputes z_q.
+func (s *spot) fit() {
+	var sum, sum2 float64
+	for _, y := range s.peaks[:s.np] {
+		sum += y
+		sum2 += y * y
+	}
+	var gamma, sigma float64
+	if s.np > 0 {
+		m := sum / float64(s.np)
+		v := sum2/float64(s.np) - m*m
+		switch {
+		case m <= 0:
+		case v <= 1e-12*m*m:
+			sigma = m // no spread: the exponential fit
+		default:
+			r := m * m / v
+			gamma = 0.5 * (1 - r)
+			sigma = 0.5 * m * (r + 1)
+		}
+	}
+	gamma = min(max(gamma, -1), 0.45)
+	r := s.risk * s.n / s.nt
+	var zq float64
+	switch {
+	case r >= 1:
+		zq = s.t
+	case math.Abs(gamma) < 1e-6:
+		zq = s.t - sigma*math.Log(r)
+	default:
+		zq = s.t + sigma/gamma*(math.Pow(r, -gamma)-1)
+	}
+	s.zq = max(zq, s.floor, 1e-9)
+}
+
+func (s *spot) encode(e *enc) {
+	e.u32(uint32(s.seen))
+	e.boolean(s.ready)
+	e.f64(s.t)
+	e.f64(s.n)
+	e.f64(s.nt)
+	e.u8(uint8(s.np))
+	e.u8(uint8(s.head))
+	for _, p := range s.peaks[:s.np] {
+		e.f64(p)
+	}
+	e.f64(s.zq)
+}
+
+func (s *spot) decode(d *dec) {
+	s.seen = int(d.u32())
+	s.ready = d.boolean()
+	s.t = d.f64()
+	s.n = d.f64()
+	s.nt = d.f64()
+	s.np = int(d.u8())
+	s.head = int(d.u8())
+	if s.np > spotPeaks || s.head >= spotPeaks {
+		d.fail("spot peaks")
+		return
+	}
+	s.peaks = [spotPeaks]float64{}
+	for i := range s.np {
+		s.peaks[i] = d.f64()
+	}
+	s.zq = d.f64()
+}
