@@ -1,0 +1,467 @@
+// Package config loads and validates anteater.yml, accepts gala-anteater's
+// gala-anteater.yaml in its place, and coordinates reloads.
+//
+// Every field has a documented default; Load fills the defaults and
+// validates, so a *Config handed to the rest of the program is complete.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"time"
+
+	promconfig "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+
+	"github.com/anteater-dev/anteater/exporter/jobs"
+	"github.com/anteater-dev/anteater/internal/kafka"
+	"github.com/anteater-dev/anteater/rca"
+	"github.com/anteater-dev/anteater/scorer"
+)
+
+// ErrInvalid is wrapped by every validation error, so callers can tell a
+// bad file from an unreadable one.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Defaults of anteater.yml. They are documented on the fields below.
+const (
+	DefaultInterval            = model.Duration(time.Minute)
+	DefaultLookback            = model.Duration(2 * time.Hour)
+	DefaultSeriesGrace         = model.Duration(5 * time.Minute)
+	DefaultStateDir            = "data"
+	DefaultStateSaveInterval   = model.Duration(5 * time.Minute)
+	DefaultSourceURL           = "http://localhost:9090"
+	DefaultSourceTimeout       = model.Duration(30 * time.Second)
+	DefaultSourceConcurrency   = 4
+	DefaultSourceRetries       = 3
+	DefaultSourceRetryBackoff  = model.Duration(time.Second)
+	DefaultMaxPointsPerRequest = 1_000_000
+	// MaxPointsPerSeries is Prometheus' own limit of points per series in
+	// one query_range answer; requests are chunked below it.
+	MaxPointsPerSeries = 11000
+	DefaultWindow      = model.Duration(5 * time.Minute)
+	DefaultMaxSeries   = 10000
+	DefaultEntityLabel = "machine_id"
+	DefaultEventType   = "sys"
+)
+
+// Config is anteater.yml.
+type Config struct {
+	// Source is the Prometheus HTTP API the series are read from.
+	Source SourceConfig `yaml:"source"`
+	// Interval between two scoring cycles of a job (default 1m).
+	Interval model.Duration `yaml:"interval"`
+	// Step is the query_range resolution, the spacing of the points a
+	// model sees (default: equal to interval, one point per series per
+	// cycle; set it lower to score finer than the schedule).
+	Step model.Duration `yaml:"step"`
+	// Lookback is the history fed to a new series' model before it scores
+	// live points, so it starts warm (default 2h).
+	Lookback model.Duration `yaml:"lookback"`
+	// SeriesGrace is how long a series may be missing from successful
+	// cycles before it leaves /metrics and memory (default 5m). Failed
+	// cycles (source down) do not count.
+	SeriesGrace model.Duration `yaml:"series_grace"`
+	// StateDir holds the saved model state (default "data", relative to
+	// the working directory). It cannot change on reload.
+	StateDir string `yaml:"state_dir"`
+	// StateSaveInterval is how often model state is saved; it is also
+	// saved on shutdown and reload (default 5m).
+	StateSaveInterval model.Duration `yaml:"state_save_interval"`
+	// JobFiles are extra files of jobs (a YAML document with a top-level
+	// `jobs:` list), relative to this file's directory. The name "default"
+	// selects the built-in default jobs (node_exporter and gala-gopher).
+	// When neither jobs nor job_files is set, the default jobs are used.
+	JobFiles []string `yaml:"job_files"`
+	// Jobs are the scoring jobs.
+	Jobs []Job `yaml:"jobs"`
+	// Kafka is where the webhook publishes events (see internal/kafka).
+	Kafka kafka.Config `yaml:"kafka"`
+	// ArangoDB is gala-spider's topology store (see rca).
+	ArangoDB rca.ArangoConfig `yaml:"arangodb"`
+
+	// The `webhook` and `rca` sections belong here once webhook.Config and
+	// rca.Config exist: add them as fields
+	//     Webhook webhook.Config `yaml:"webhook"`
+	//     RCA     rca.Config     `yaml:"rca"`
+	// and remove their names from reservedSections. Until then their keys
+	// are accepted and ignored so that files written for them load.
+}
+
+// reservedSections are top-level keys accepted but not yet decoded.
+var reservedSections = []string{"webhook", "rca"}
+
+// SourceConfig is the `source` section.
+type SourceConfig struct {
+	// URL of the Prometheus HTTP API (Prometheus, Thanos, Mimir,
+	// VictoriaMetrics), e.g. http://localhost:9090 (default that).
+	URL string `yaml:"url"`
+	// Timeout of one request (default 30s).
+	Timeout model.Duration `yaml:"timeout"`
+	// MaxConcurrency bounds the requests in flight over all jobs
+	// (default 4).
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// Retries of a failed request (server error, timeout, network) with
+	// exponential back-off; 0 disables retries (default 3).
+	Retries int `yaml:"retries"`
+	// RetryBackoff is the first back-off; it doubles on each retry up to
+	// 30s (default 1s).
+	RetryBackoff model.Duration `yaml:"retry_backoff"`
+	// MaxPointsPerRequest bounds the points (series x steps) one
+	// query_range request may return; long ranges are split into chunks,
+	// never more than 11000 steps each (default 1000000).
+	MaxPointsPerRequest int `yaml:"max_points_per_request"`
+	// HTTPClientConfig: basic_auth, authorization (bearer), oauth2,
+	// tls_config, proxy_url, ... as in Prometheus' own configuration.
+	HTTPClientConfig promconfig.HTTPClientConfig `yaml:",inline"`
+}
+
+// Job is one scoring job: a PromQL query whose result series are scored.
+type Job struct {
+	// Name identifies the job; it is the `anteater_job` label (required,
+	// unique).
+	Name string `yaml:"name"`
+	// Query is a PromQL expression returning an instant vector: a selector
+	// or an expression such as rate(...) (required).
+	Query string `yaml:"query"`
+	// EntityLabels group series into entities (default [machine_id]).
+	EntityLabels []string `yaml:"entity_labels"`
+	// Spec is the model and its calibration: model, params, direction,
+	// min_deviation, threshold, debounce, level_shift_absorb (see
+	// scorer.Spec; zero values mean the scorer's defaults).
+	Spec scorer.Spec `yaml:",inline"`
+	// Window is the observation window of anteater_anomaly_ratio (default
+	// 5m; at most 1024 points are kept per series).
+	Window model.Duration `yaml:"window"`
+	// EntityName is gala-anteater's entity name in events (default: the
+	// job name).
+	EntityName string `yaml:"entity_name"`
+	// EventType is gala-anteater's event_type, e.g. sys or app (default
+	// sys).
+	EventType string `yaml:"event_type"`
+	// Keywords describe the kind of fault for root-cause events (default
+	// none).
+	Keywords []string `yaml:"keywords"`
+	// Description is a human sentence about the metric (default "").
+	Description string `yaml:"description"`
+	// Enabled turns the job on or off (default true).
+	Enabled *bool `yaml:"enabled"`
+	// MaxSeries caps the series this job scores; further series are
+	// dropped and counted (default 10000).
+	MaxSeries int `yaml:"max_series"`
+}
+
+// IsEnabled reports whether the job runs.
+func (j *Job) IsEnabled() bool { return j.Enabled == nil || *j.Enabled }
+
+// SpecHash identifies the job's model configuration: saved state is only
+// restored into a model built from the same spec.
+func (j *Job) SpecHash() uint64 {
+	b, err := yaml.Marshal(j.Spec)
+	if err != nil {
+		// Spec is plain data; Marshal cannot fail on it. A constant keeps
+		// the behaviour defined anyway.
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return h.Sum64()
+}
+
+// Default returns a Config with every default set and no jobs.
+func Default() *Config {
+	return &Config{
+		Source: SourceConfig{
+			URL:                 DefaultSourceURL,
+			Timeout:             DefaultSourceTimeout,
+			MaxConcurrency:      DefaultSourceConcurrency,
+			Retries:             DefaultSourceRetries,
+			RetryBackoff:        DefaultSourceRetryBackoff,
+			MaxPointsPerRequest: DefaultMaxPointsPerRequest,
+			HTTPClientConfig:    promconfig.DefaultHTTPClientConfig,
+		},
+		Interval:          DefaultInterval,
+		Lookback:          DefaultLookback,
+		SeriesGrace:       DefaultSeriesGrace,
+		StateDir:          DefaultStateDir,
+		StateSaveInterval: DefaultStateSaveInterval,
+	}
+}
+
+// LoadFile reads anteater.yml (or a gala-anteater.yaml) from path.
+func LoadFile(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	c, err := Load(b, filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Load parses a configuration; dir resolves relative job_files. A
+// gala-anteater.yaml (top-level sections Global, Prometheus, Kafka, ...)
+// is recognised and mapped.
+func Load(b []byte, dir string) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if isGala(&root) {
+		return loadGala(b)
+	}
+	c := Default()
+	if len(root.Content) > 0 {
+		m := root.Content[0]
+		if m.Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("%w: top level must be a mapping", ErrInvalid)
+		}
+		dropKeys(m, reservedSections)
+		if err := strictDecode(m, c); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.resolveJobs(dir); err != nil {
+		return nil, err
+	}
+	if err := c.complete(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// strictDecode decodes a node refusing unknown fields; the node is
+// re-encoded because yaml.v3 only checks fields through a Decoder.
+func strictDecode(n *yaml.Node, out any) error {
+	b, err := yaml.Marshal(n)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(out); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return nil
+}
+
+func dropKeys(m *yaml.Node, keys []string) {
+	out := m.Content[:0]
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if slices.Contains(keys, m.Content[i].Value) {
+			continue
+		}
+		out = append(out, m.Content[i], m.Content[i+1])
+	}
+	m.Content = out
+}
+
+// jobsFile is the layout of a job file.
+type jobsFile struct {
+	Jobs []Job `yaml:"jobs"`
+}
+
+// DefaultJobs returns the built-in jobs (node_exporter and gala-gopher).
+func DefaultJobs() ([]Job, error) {
+	return parseJobs(jobs.Default, "default jobs")
+}
+
+func parseJobs(b []byte, name string) ([]Job, error) {
+	var f jobsFile
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalid, name, err)
+	}
+	return f.Jobs, nil
+}
+
+func (c *Config) resolveJobs(dir string) error {
+	files := c.JobFiles
+	if len(files) == 0 && len(c.Jobs) == 0 {
+		files = []string{"default"}
+	}
+	for i, f := range files {
+		var (
+			js  []Job
+			err error
+		)
+		if f == "default" {
+			js, err = DefaultJobs()
+		} else {
+			p := f
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(dir, p)
+			}
+			var b []byte
+			if b, err = os.ReadFile(p); err != nil {
+				return fmt.Errorf("%w: job_files[%d]: %w", ErrInvalid, i, err)
+			}
+			js, err = parseJobs(b, fmt.Sprintf("job_files[%d] (%s)", i, f))
+		}
+		if err != nil {
+			return err
+		}
+		c.Jobs = append(c.Jobs, js...)
+	}
+	return nil
+}
+
+// promqlParser validates job queries with the default PromQL functions.
+var promqlParser = parser.NewParser(parser.Options{})
+
+var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// complete fills the derived defaults and validates everything.
+func (c *Config) complete() error {
+	if c.Step == 0 {
+		c.Step = c.Interval
+	}
+	for i := range c.Jobs {
+		j := &c.Jobs[i]
+		if len(j.EntityLabels) == 0 {
+			j.EntityLabels = []string{DefaultEntityLabel}
+		}
+		if j.Window == 0 {
+			j.Window = DefaultWindow
+		}
+		if j.EntityName == "" {
+			j.EntityName = j.Name
+		}
+		if j.EventType == "" {
+			j.EventType = DefaultEventType
+		}
+		if j.MaxSeries == 0 {
+			j.MaxSeries = DefaultMaxSeries
+		}
+	}
+	return c.Validate()
+}
+
+func invalid(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...))
+}
+
+// Validate checks a completed Config; errors name the offending field.
+func (c *Config) Validate() error {
+	s := &c.Source
+	u, err := url.Parse(s.URL)
+	switch {
+	case s.URL == "":
+		return invalid("source.url", "required")
+	case err != nil:
+		return invalid("source.url", "%v", err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+		return invalid("source.url", "%q is not an http(s) URL with a host", s.URL)
+	}
+	if err := s.HTTPClientConfig.Validate(); err != nil {
+		return invalid("source", "%v", err)
+	}
+	switch {
+	case s.Timeout <= 0:
+		return invalid("source.timeout", "must be positive")
+	case s.MaxConcurrency < 1:
+		return invalid("source.max_concurrency", "must be at least 1")
+	case s.Retries < 0:
+		return invalid("source.retries", "must not be negative")
+	case s.RetryBackoff < 0:
+		return invalid("source.retry_backoff", "must not be negative")
+	case s.MaxPointsPerRequest < 1:
+		return invalid("source.max_points_per_request", "must be at least 1")
+	case c.Interval <= 0:
+		return invalid("interval", "must be positive")
+	case c.Step <= 0:
+		return invalid("step", "must be positive")
+	case c.Step > c.Interval:
+		return invalid("step", "%s exceeds interval %s: cycles would see no new point", c.Step, c.Interval)
+	case time.Duration(c.Step)%time.Millisecond != 0:
+		return invalid("step", "must be a whole number of milliseconds")
+	case c.Lookback < c.Step:
+		return invalid("lookback", "%s is shorter than step %s", c.Lookback, c.Step)
+	case c.SeriesGrace < 0:
+		return invalid("series_grace", "must not be negative")
+	case c.StateDir == "":
+		return invalid("state_dir", "required")
+	case c.StateSaveInterval <= 0:
+		return invalid("state_save_interval", "must be positive")
+	}
+	names := map[string]int{}
+	for i := range c.Jobs {
+		if err := c.Jobs[i].validate(c, i); err != nil {
+			return err
+		}
+		if prev, dup := names[c.Jobs[i].Name]; dup {
+			return invalid(fmt.Sprintf("jobs[%d].name", i), "%q already used by jobs[%d]", c.Jobs[i].Name, prev)
+		}
+		names[c.Jobs[i].Name] = i
+	}
+	return nil
+}
+
+func (j *Job) validate(c *Config, i int) error {
+	f := func(name string) string {
+		if j.Name == "" {
+			return fmt.Sprintf("jobs[%d].%s", i, name)
+		}
+		return fmt.Sprintf("jobs[%d](%s).%s", i, j.Name, name)
+	}
+	if j.Name == "" {
+		return invalid(f("name"), "required")
+	}
+	if j.Query == "" {
+		return invalid(f("query"), "required")
+	}
+	expr, err := promqlParser.ParseExpr(j.Query)
+	if err != nil {
+		return invalid(f("query"), "%v", err)
+	}
+	if expr.Type() != parser.ValueTypeVector {
+		return invalid(f("query"), "returns a %s, want an instant vector", expr.Type())
+	}
+	for k, l := range j.EntityLabels {
+		if !labelNameRE.MatchString(l) {
+			return invalid(f(fmt.Sprintf("entity_labels[%d]", k)), "%q is not a label name", l)
+		}
+	}
+	switch j.Spec.Direction {
+	case "", scorer.Both, scorer.Up, scorer.Down:
+	default:
+		return invalid(f("direction"), "%q is not one of both, up, down", j.Spec.Direction)
+	}
+	if j.Spec.MinDeviation < 0 {
+		return invalid(f("min_deviation"), "must not be negative")
+	}
+	d := j.Spec.Debounce
+	if d.N < 0 || d.M < 0 || d.N > d.M && d.M != 0 {
+		return invalid(f("debounce"), "n=%d of m=%d: want 0 <= n <= m", d.N, d.M)
+	}
+	switch j.Spec.Threshold.Mode {
+	case "", "auto", "fixed":
+	default:
+		return invalid(f("threshold.mode"), "%q is not auto or fixed", j.Spec.Threshold.Mode)
+	}
+	if _, err := scorer.New(j.Spec); err != nil {
+		return invalid(f("model"), "%v", err)
+	}
+	if j.Window < c.Step {
+		return invalid(f("window"), "%s is shorter than step %s", j.Window, c.Step)
+	}
+	if j.MaxSeries < 0 {
+		return invalid(f("max_series"), "must not be negative")
+	}
+	if j.EventType == "" {
+		return invalid(f("event_type"), "required")
+	}
+	return nil
+}

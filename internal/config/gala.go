@@ -1,0 +1,150 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// galaSections are gala-anteater.yaml's top-level keys; anteater.yml's keys
+// are lower case, so one of these marks a gala-anteater file.
+var galaSections = []string{"Global", "Arangodb", "Kafka", "Prometheus", "Aom", "Schedule", "Suppression"}
+
+func isGala(root *yaml.Node) bool {
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return false
+	}
+	m := root.Content[0]
+	for i := 0; i < len(m.Content); i += 2 {
+		for _, s := range galaSections {
+			if m.Content[i].Value == s {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// galaFile is the part of gala-anteater.yaml anteater maps. Numbers are
+// read as strings because the shipped file quotes them ("9092") and users
+// may not. Sections anteater has no use for (Aom, Suppression) are ignored.
+type galaFile struct {
+	Global struct {
+		DataSource string `yaml:"data_source"`
+	} `yaml:"Global"`
+	Arangodb struct {
+		URL    string `yaml:"url"`
+		DBName string `yaml:"db_name"`
+	} `yaml:"Arangodb"`
+	Kafka struct {
+		Server     string `yaml:"server"`
+		Port       string `yaml:"port"`
+		ModelTopic string `yaml:"model_topic"`
+		RCATopic   string `yaml:"rca_topic"`
+		MetaTopic  string `yaml:"meta_topic"`
+		GroupID    string `yaml:"group_id"`
+		AuthType   string `yaml:"auth_type"`
+		Username   string `yaml:"username"`
+		Password   string `yaml:"password"`
+	} `yaml:"Kafka"`
+	Prometheus struct {
+		Server string `yaml:"server"`
+		Port   string `yaml:"port"`
+		Steps  string `yaml:"steps"`
+	} `yaml:"Prometheus"`
+	Schedule struct {
+		Duration string `yaml:"duration"`
+	} `yaml:"Schedule"`
+}
+
+// loadGala maps a gala-anteater.yaml onto anteater's configuration with the
+// default jobs:
+//
+//	Prometheus.server/port  → source.url (http://server:port)
+//	Prometheus.steps        → step (seconds)
+//	Schedule.duration       → interval (minutes)
+//	Kafka.server/port       → kafka.brokers
+//	Kafka.*_topic, group_id → kafka.*_topic, group_id
+//	Kafka.auth_type         → kafka.sasl (sasl_plaintext → PLAIN)
+//	Arangodb.url/db_name    → arangodb.url/db_name
+func loadGala(b []byte) (*Config, error) {
+	var g galaFile
+	if err := yaml.Unmarshal(b, &g); err != nil {
+		return nil, fmt.Errorf("%w: gala-anteater.yaml: %w", ErrInvalid, err)
+	}
+	c := Default()
+	if ds := strings.TrimSpace(g.Global.DataSource); ds != "" && ds != "prometheus" {
+		return nil, invalid("Global.data_source", "%q is not supported, only prometheus", ds)
+	}
+
+	p := g.Prometheus
+	if p.Server != "" {
+		host := strings.TrimSpace(p.Server)
+		scheme := "http"
+		if i := strings.Index(host, "://"); i >= 0 {
+			scheme, host = host[:i], host[i+3:]
+		}
+		if p.Port != "" {
+			if _, err := strconv.ParseUint(strings.TrimSpace(p.Port), 10, 16); err != nil {
+				return nil, invalid("Prometheus.port", "%q is not a port number", p.Port)
+			}
+			host = net.JoinHostPort(host, strings.TrimSpace(p.Port))
+		}
+		c.Source.URL = scheme + "://" + host
+	}
+	if s := strings.TrimSpace(g.Schedule.Duration); s != "" {
+		m, err := strconv.ParseFloat(s, 64)
+		if err != nil || m <= 0 {
+			return nil, invalid("Schedule.duration", "%q is not a positive number of minutes", s)
+		}
+		c.Interval = model.Duration(time.Duration(m * float64(time.Minute)))
+	}
+	if s := strings.TrimSpace(p.Steps); s != "" {
+		sec, err := strconv.ParseFloat(s, 64)
+		if err != nil || sec <= 0 {
+			return nil, invalid("Prometheus.steps", "%q is not a positive number of seconds", s)
+		}
+		c.Step = model.Duration(time.Duration(sec * float64(time.Second)))
+	}
+
+	k := g.Kafka
+	if k.Server != "" {
+		addr := strings.TrimSpace(k.Server)
+		if k.Port != "" {
+			if _, err := strconv.ParseUint(strings.TrimSpace(k.Port), 10, 16); err != nil {
+				return nil, invalid("Kafka.port", "%q is not a port number", k.Port)
+			}
+			addr = net.JoinHostPort(addr, strings.TrimSpace(k.Port))
+		}
+		c.Kafka.Brokers = []string{addr}
+	}
+	c.Kafka.ModelTopic = k.ModelTopic
+	c.Kafka.RCATopic = k.RCATopic
+	c.Kafka.MetaTopic = k.MetaTopic
+	c.Kafka.GroupID = k.GroupID
+	switch strings.ToLower(strings.TrimSpace(k.AuthType)) {
+	case "", "plaintext":
+	case "sasl_plaintext":
+		c.Kafka.SASL.Mechanism = "PLAIN"
+		c.Kafka.SASL.Username = k.Username
+		c.Kafka.SASL.Password = k.Password
+	default:
+		return nil, invalid("Kafka.auth_type", "%q is not one of \"\", plaintext, sasl_plaintext", k.AuthType)
+	}
+
+	c.ArangoDB.URL = g.Arangodb.URL
+	c.ArangoDB.Database = g.Arangodb.DBName
+
+	if err := c.resolveJobs(""); err != nil {
+		return nil, err
+	}
+	if err := c.complete(); err != nil {
+		return nil, fmt.Errorf("gala-anteater.yaml: %w", err)
+	}
+	return c, nil
+}
