@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	Register("iforest", "Isolation forest (Liu, Ting & Zhou 2008): the score is 2^(−E[h]/c(ψ)) for mean path length E[h]. A dimension's contribution is the isolation it caused along the row's paths: every split on it adds the share of the node's training rows it cut away from the row.",
+	Register("iforest", "Isolation forest (Liu, Ting & Zhou 2008): the score is 2^(−E[h]/c(ψ)) for mean path length E[h]. A value outside the training range of a node on its split feature ends the path there (isolated), so values beyond the training range score higher than the training extremes. A dimension's contribution is the isolation it caused along the row's paths: every split on it adds the share of the node's training rows it cut away from the row (1 when it isolates the row).",
 		[]Param{
 			{"trees", "100", "number of trees"},
 			{"sample", "256", "rows sampled per tree (ψ)"},
@@ -40,6 +40,8 @@ type ifNode struct {
 	left, right int32
 	size        int32 // training rows that reached the node
 	split       float64
+	// lo, hi bound the split feature over the node's training rows.
+	lo, hi float64
 }
 
 // IForest is an isolation forest.
@@ -146,6 +148,7 @@ func (f *IForest) build(X [][]float64, rows []int, depth, limit int, rng *rand.R
 	left := f.build(X, rows[:i], depth+1, limit, rng, feats)
 	right := f.build(X, rows[i:], depth+1, limit, rng, feats)
 	f.nodes[id].feature, f.nodes[id].split = int32(j), split
+	f.nodes[id].lo, f.nodes[id].hi = lo, hi
 	f.nodes[id].left, f.nodes[id].right = left, right
 	return id
 }
@@ -159,10 +162,23 @@ func (f *IForest) Score(row, contrib []float64) float64 {
 		clear(contrib)
 	}
 	var total float64
+	isolated := false
 	for _, root := range f.roots {
 		n := &f.nodes[root]
 		depth := 0
 		for n.feature >= 0 {
+			if v := row[n.feature]; v < n.lo || v > n.hi {
+				// Outside every training row of the node on this
+				// feature: a split between them and the row isolates
+				// it here. Without this, a value far beyond the
+				// training range would score like the training extreme.
+				if contrib != nil {
+					contrib[n.feature]++
+				}
+				depth++
+				isolated = true
+				break
+			}
 			next := &f.nodes[n.right]
 			if row[n.feature] < n.split {
 				next = &f.nodes[n.left]
@@ -173,6 +189,11 @@ func (f *IForest) Score(row, contrib []float64) float64 {
 			n = next
 			depth++
 		}
+		if isolated {
+			isolated = false
+			total += float64(depth)
+			continue
+		}
 		total += float64(depth) + avgPath(int(n.size))
 	}
 	mean := total / float64(len(f.roots))
@@ -182,7 +203,7 @@ func (f *IForest) Score(row, contrib []float64) float64 {
 // MarshalBinary implements encoding.BinaryMarshaler.
 func (f *IForest) MarshalBinary() ([]byte, error) {
 	var e encoder
-	e.str("iforest/1")
+	e.str("iforest/2")
 	e.ints([]int{f.Trees, f.Sample, int(f.Seed), f.d, f.psi})
 	roots := make([]int, len(f.roots))
 	for i, r := range f.roots {
@@ -196,6 +217,8 @@ func (f *IForest) MarshalBinary() ([]byte, error) {
 		e.int(int(n.right))
 		e.int(int(n.size))
 		e.f64(n.split)
+		e.f64(n.lo)
+		e.f64(n.hi)
 	}
 	return e.b, nil
 }
@@ -205,10 +228,10 @@ func (f *IForest) MarshalBinary() ([]byte, error) {
 // out of range.
 func (f *IForest) UnmarshalBinary(b []byte) error {
 	dec := decoder{b: b}
-	dec.tag("iforest/1")
+	dec.tag("iforest/2")
 	h := dec.ints()
 	roots := dec.ints()
-	nn := dec.length(40)
+	nn := dec.length(56)
 	if dec.err != nil {
 		return dec.err
 	}
@@ -218,7 +241,7 @@ func (f *IForest) UnmarshalBinary(b []byte) error {
 	n := IForest{Trees: h[0], Sample: h[1], Seed: uint64(h[2]), d: h[3], psi: h[4]}
 	n.nodes = make([]ifNode, nn)
 	for i := range n.nodes {
-		n.nodes[i] = ifNode{feature: int32(dec.int()), left: int32(dec.int()), right: int32(dec.int()), size: int32(dec.int()), split: dec.f64()}
+		n.nodes[i] = ifNode{feature: int32(dec.int()), left: int32(dec.int()), right: int32(dec.int()), size: int32(dec.int()), split: dec.f64(), lo: dec.f64(), hi: dec.f64()}
 	}
 	if err := dec.finish(); err != nil {
 		return err
