@@ -83,9 +83,9 @@ func (d *dec) u64() uint64 {
 	return v
 }
 
-func (d *dec) i64() int64     { return int64(d.u64()) }
-func (d *dec) f64() float64   { return math.Float64frombits(d.u64()) }
-func (d *dec) boolean() bool  { return d.u8() != 0 }
+func (d *dec) i64() int64    { return int64(d.u64()) }
+func (d *dec) f64() float64  { return math.Float64frombits(d.u64()) }
+func (d *dec) boolean() bool { return d.u8() != 0 }
 func (d *dec) str() string {
 	n := d.u32()
 	if d.err != nil || uint64(len(d.b)) < uint64(n) {

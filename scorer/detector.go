@@ -120,9 +120,9 @@ func resolve(spec Spec, core Core) (config, error) {
 
 // detector is the Model New returns: a core plus calibration.
 type detector struct {
-	name string
-	core Core
-	cfg  config
+	name  string
+	core  Core
+	cfg   config
 	spot  spot
 	rough roughness
 

@@ -19,7 +19,7 @@ func init() {
 		Params: []ParamDoc{
 			{Name: "period", Default: "1d", Help: "season length as a duration (1h to 5w), or auto (pick 1d, 1w or none from the data)"},
 			{Name: "slots", Default: "288", Help: "profile buckets per period (4 to 10080)"},
-			{Name: "alpha", Default: "0.05", Help: "level smoothing factor"},
+			{Name: "alpha", Default: "0.002", Help: "level smoothing factor per sample: keep it slow against the period, or the level chases the cycle"},
 			{Name: "gamma", Default: "0.2", Help: "profile smoothing factor (per visit of a bucket)"},
 			{Name: "clip", Default: "4", Help: "winsorise updates at this many spreads"},
 			{Name: "warmup", Default: "16", Help: "samples before the level-only fit scores"},
@@ -33,7 +33,9 @@ type profile struct {
 	widthMs  int64
 	start    int64     // first timestamp seen; the profile scores one period later
 	off      []float64 // NaN: bucket never visited
-	err      float64   // EW mean absolute error, for auto selection
+	err      float64   // EW mean absolute error since ready, for auto
+	scored   int       // errors learnt since ready
+	centred  bool      // offsets re-centred on 0 after the first period
 }
 
 func (p *profile) bucket(ts int64) int {
@@ -106,7 +108,7 @@ func (m *seasonal) Reset() {
 	m.n, m.first, m.last, m.level, m.spread, m.flatErr = 0, 0, 0, 0, 0, 0
 	for i := range m.prof {
 		p := &m.prof[i]
-		p.err = 0
+		p.err, p.scored, p.centred = 0, 0, false
 		for j := range p.off {
 			p.off[j] = nan
 		}
@@ -131,7 +133,10 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	}
 	for i := range m.prof {
 		p := &m.prof[i]
-		if m.profReady(p, ts) && (best < 0 && !m.auto || p.err < bestErr) {
+		// For auto a profile competes once it has been tried on a
+		// period's worth of buckets.
+		eligible := m.profReady(p, ts) && (!m.auto || p.scored >= len(p.off))
+		if eligible && (best < 0 && !m.auto || p.err < bestErr) {
 			best, bestErr = i, p.err
 		}
 	}
@@ -165,10 +170,44 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 			p.off[b] = v - m.level
 			continue
 		}
-		p.err += a * (math.Abs(clip(v-m.level-p.off[b])) - p.err)
+		if m.profReady(p, ts) {
+			if !p.centred {
+				m.centre(p)
+			}
+			p.scored++
+			pa := max(m.alpha, 1/float64(p.scored))
+			p.err += pa * (math.Abs(clip(v-m.level-p.off[b])) - p.err)
+		}
 		p.off[b] += m.gamma * clip(v-m.level-p.off[b])
 	}
 	return est
+}
+
+// centre moves the mean of a profile's offsets into the level once its
+// first period is complete: offsets of the first period were taken
+// against a level that was still settling.
+func (m *seasonal) centre(p *profile) {
+	p.centred = true
+	var sum float64
+	var k int
+	for _, o := range p.off {
+		if !math.IsNaN(o) {
+			sum += o
+			k++
+		}
+	}
+	if k == 0 {
+		return
+	}
+	mean := sum / float64(k)
+	for i, o := range p.off {
+		if !math.IsNaN(o) {
+			p.off[i] = o - mean
+		}
+	}
+	if len(m.prof) == 1 {
+		m.level += mean
+	}
 }
 
 // Ready: auto scores with the level alone until a profile has seen its
@@ -192,6 +231,8 @@ func (m *seasonal) AppendBinary(b []byte) ([]byte, error) {
 	e.f64(m.flatErr)
 	for i := range m.prof {
 		e.f64(m.prof[i].err)
+		e.u64(uint64(m.prof[i].scored))
+		e.boolean(m.prof[i].centred)
 		e.f64s(m.prof[i].off)
 	}
 	return e.b, nil
@@ -202,9 +243,13 @@ func (m *seasonal) UnmarshalBinary(b []byte) error {
 	n, first, last := d.u64(), d.i64(), d.i64()
 	level, spread, flatErr := d.f64(), d.f64(), d.f64()
 	errs := make([]float64, len(m.prof))
+	scored := make([]int, len(m.prof))
+	centred := make([]bool, len(m.prof))
 	offs := make([][]float64, len(m.prof))
 	for i := range m.prof {
 		errs[i] = d.f64()
+		scored[i] = int(d.u64())
+		centred[i] = d.boolean()
 		offs[i] = make([]float64, len(m.prof[i].off))
 		d.f64sInto(offs[i], "seasonal profile")
 	}
@@ -213,7 +258,7 @@ func (m *seasonal) UnmarshalBinary(b []byte) error {
 	}
 	m.n, m.first, m.last, m.level, m.spread, m.flatErr = int(n), first, last, level, spread, flatErr
 	for i := range m.prof {
-		m.prof[i].err = errs[i]
+		m.prof[i].err, m.prof[i].scored, m.prof[i].centred = errs[i], scored[i], centred[i]
 		m.prof[i].off = offs[i]
 	}
 	return nil

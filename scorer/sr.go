@@ -79,13 +79,16 @@ func (m *sr) Update(_ int64, v float64) Estimate {
 	}
 	mean /= float64(nr - 1)
 	m.buf[nr-1] = complex(v, 0)
-	// Extrapolate: the mean slope from the newest point back to the extend
-	// points before it, applied over extend steps (paper, eq. 6).
+	// Extrapolate from the points before v (paper, eq. 6, as Microsoft's
+	// reference code does it): the current point is not at the window's
+	// edge, and a spike in it does not leak into the extension.
+	base := nr - 2 - m.extend
+	last := real(m.buf[nr-2])
 	var g float64
-	for i := 1; i <= m.extend && i < nr; i++ {
-		g += (v - real(m.buf[nr-1-i])) / float64(i)
+	for i := range m.extend {
+		g += (last - real(m.buf[base+i])) / float64(m.extend-i)
 	}
-	next := real(m.buf[nr-m.extend]) + g // x[n−m+1] + m·mean slope
+	next := real(m.buf[base+1]) + g
 	for i := nr; i < m.f.n; i++ {
 		m.buf[i] = complex(next, 0)
 	}
