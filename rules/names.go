@@ -109,3 +109,24 @@ func UnknownNames(expr string, known map[string]bool) ([]string, error) {
 	}
 	return out, nil
 }
+
+// KnownNames is the set of metric names that rules and dashboards may
+// select: the series of an anteater exposition, PrometheusMetrics and the
+// outputs of the embedded recording rules.
+func KnownNames(exposition io.Reader) (map[string]bool, error) {
+	known, err := ExposedNames(exposition)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range PrometheusMetrics {
+		known[n] = true
+	}
+	files, err := Load()
+	if err != nil {
+		return nil, err
+	}
+	for n := range RecordedNames(files) {
+		known[n] = true
+	}
+	return known, nil
+}
