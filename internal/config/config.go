@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"time"
 
 	promconfig "github.com/prometheus/common/config"
@@ -34,21 +35,21 @@ var ErrInvalid = errors.New("invalid configuration")
 
 // Defaults of anteater.yml. They are documented on the fields below.
 const (
-	DefaultInterval            = model.Duration(time.Minute)
-	DefaultLookback            = model.Duration(2 * time.Hour)
-	DefaultSeriesGrace         = model.Duration(5 * time.Minute)
+	DefaultInterval            = Duration(time.Minute)
+	DefaultLookback            = Duration(2 * time.Hour)
+	DefaultSeriesGrace         = Duration(5 * time.Minute)
 	DefaultStateDir            = "data"
-	DefaultStateSaveInterval   = model.Duration(5 * time.Minute)
+	DefaultStateSaveInterval   = Duration(5 * time.Minute)
 	DefaultSourceURL           = "http://localhost:9090"
-	DefaultSourceTimeout       = model.Duration(30 * time.Second)
+	DefaultSourceTimeout       = Duration(30 * time.Second)
 	DefaultSourceConcurrency   = 4
 	DefaultSourceRetries       = 3
-	DefaultSourceRetryBackoff  = model.Duration(time.Second)
+	DefaultSourceRetryBackoff  = Duration(time.Second)
 	DefaultMaxPointsPerRequest = 1_000_000
 	// MaxPointsPerSeries is Prometheus' own limit of points per series in
 	// one query_range answer; requests are chunked below it.
 	MaxPointsPerSeries = 11000
-	DefaultWindow      = model.Duration(5 * time.Minute)
+	DefaultWindow      = Duration(5 * time.Minute)
 	DefaultMaxSeries   = 10000
 	DefaultEntityLabel = "machine_id"
 	DefaultEventType   = "sys"
@@ -59,24 +60,24 @@ type Config struct {
 	// Source is the Prometheus HTTP API the series are read from.
 	Source SourceConfig `yaml:"source"`
 	// Interval between two scoring cycles of a job (default 1m).
-	Interval model.Duration `yaml:"interval"`
+	Interval Duration `yaml:"interval"`
 	// Step is the query_range resolution, the spacing of the points a
 	// model sees (default: equal to interval, one point per series per
 	// cycle; set it lower to score finer than the schedule).
-	Step model.Duration `yaml:"step"`
+	Step Duration `yaml:"step"`
 	// Lookback is the history fed to a new series' model before it scores
 	// live points, so it starts warm (default 2h).
-	Lookback model.Duration `yaml:"lookback"`
+	Lookback Duration `yaml:"lookback"`
 	// SeriesGrace is how long a series may be missing from successful
 	// cycles before it leaves /metrics and memory (default 5m). Failed
 	// cycles (source down) do not count.
-	SeriesGrace model.Duration `yaml:"series_grace"`
+	SeriesGrace Duration `yaml:"series_grace"`
 	// StateDir holds the saved model state (default "data", relative to
 	// the working directory). It cannot change on reload.
 	StateDir string `yaml:"state_dir"`
 	// StateSaveInterval is how often model state is saved; it is also
 	// saved on shutdown and reload (default 5m).
-	StateSaveInterval model.Duration `yaml:"state_save_interval"`
+	StateSaveInterval Duration `yaml:"state_save_interval"`
 	// JobFiles are extra files of jobs (a YAML document with a top-level
 	// `jobs:` list), relative to this file's directory. The name "default"
 	// selects the built-in default jobs (node_exporter and gala-gopher).
@@ -106,7 +107,7 @@ type SourceConfig struct {
 	// VictoriaMetrics), e.g. http://localhost:9090 (default that).
 	URL string `yaml:"url"`
 	// Timeout of one request (default 30s).
-	Timeout model.Duration `yaml:"timeout"`
+	Timeout Duration `yaml:"timeout"`
 	// MaxConcurrency bounds the requests in flight over all jobs
 	// (default 4).
 	MaxConcurrency int `yaml:"max_concurrency"`
@@ -115,7 +116,7 @@ type SourceConfig struct {
 	Retries int `yaml:"retries"`
 	// RetryBackoff is the first back-off; it doubles on each retry up to
 	// 30s (default 1s).
-	RetryBackoff model.Duration `yaml:"retry_backoff"`
+	RetryBackoff Duration `yaml:"retry_backoff"`
 	// MaxPointsPerRequest bounds the points (series x steps) one
 	// query_range request may return; long ranges are split into chunks,
 	// never more than 11000 steps each (default 1000000).
@@ -141,7 +142,7 @@ type Job struct {
 	Spec scorer.Spec `yaml:",inline"`
 	// Window is the observation window of anteater_anomaly_ratio (default
 	// 5m; at most 1024 points are kept per series).
-	Window model.Duration `yaml:"window"`
+	Window Duration `yaml:"window"`
 	// EntityName is gala-anteater's entity name in events (default: the
 	// job name).
 	EntityName string `yaml:"entity_name"`
@@ -176,6 +177,29 @@ func (j *Job) SpecHash() uint64 {
 	_, _ = h.Write(b)
 	return h.Sum64()
 }
+
+// Duration is a duration in Prometheus notation (30s, 5m, 2h, 1d).
+type Duration model.Duration
+
+// UnmarshalYAML parses the duration; the error carries the line, which
+// Load turns into the field's name.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	v, err := model.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a valid duration: %w", n.Line, s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration in Prometheus notation.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+func (d Duration) String() string { return model.Duration(d).String() }
 
 // Default returns a Config with every default set and no jobs.
 func Default() *Config {
@@ -251,9 +275,58 @@ func strictDecode(n *yaml.Node, out any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+		return fmt.Errorf("%w: %s%w", ErrInvalid, fieldAt(n, err), err)
 	}
 	return nil
+}
+
+var lineRE = regexp.MustCompile(`line (\d+)`)
+
+// fieldAt names the field a decoding error points at ("jobs[0].window: "),
+// found from the error's line number; "" when it cannot tell.
+func fieldAt(root *yaml.Node, err error) string {
+	m := lineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	line, _ := strconv.Atoi(m[1])
+	if p := pathAt(root, line, ""); p != "" {
+		return p + ": "
+	}
+	return ""
+}
+
+func pathAt(n *yaml.Node, line int, prefix string) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if prefix != "" {
+				p = prefix + "." + k.Value
+			}
+			if k.Line == line && (v.Kind == yaml.ScalarNode || v.Line == line && v.Kind != yaml.MappingNode) {
+				return p
+			}
+			if r := pathAt(v, line, p); r != "" {
+				return r
+			}
+			if k.Line == line {
+				return p
+			}
+		}
+	case yaml.SequenceNode:
+		for i, v := range n.Content {
+			if r := pathAt(v, line, fmt.Sprintf("%s[%d]", prefix, i)); r != "" {
+				return r
+			}
+		}
+	case yaml.ScalarNode:
+		if n.Line == line {
+			return prefix
+		}
+	}
+	return ""
 }
 
 func dropKeys(m *yaml.Node, keys []string) {
@@ -402,7 +475,7 @@ func (c *Config) Validate() error {
 			return err
 		}
 		if prev, dup := names[c.Jobs[i].Name]; dup {
-			return invalid(fmt.Sprintf("jobs[%d].name", i), "%q already used by jobs[%d]", c.Jobs[i].Name, prev)
+			return invalid(fmt.Sprintf("jobs[%d](%s).name", i, c.Jobs[i].Name), "already used by jobs[%d]", prev)
 		}
 		names[c.Jobs[i].Name] = i
 	}

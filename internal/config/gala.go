@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/model"
 	"gopkg.in/yaml.v3"
 )
 
@@ -102,14 +101,14 @@ func loadGala(b []byte) (*Config, error) {
 		if err != nil || m <= 0 {
 			return nil, invalid("Schedule.duration", "%q is not a positive number of minutes", s)
 		}
-		c.Interval = model.Duration(time.Duration(m * float64(time.Minute)))
+		c.Interval = Duration(time.Duration(m * float64(time.Minute)))
 	}
 	if s := strings.TrimSpace(p.Steps); s != "" {
 		sec, err := strconv.ParseFloat(s, 64)
 		if err != nil || sec <= 0 {
 			return nil, invalid("Prometheus.steps", "%q is not a positive number of seconds", s)
 		}
-		c.Step = model.Duration(time.Duration(sec * float64(time.Second)))
+		c.Step = Duration(time.Duration(sec * float64(time.Second)))
 	}
 
 	k := g.Kafka
