@@ -8,7 +8,7 @@ import (
 
 func init() {
 	Register("ensemble", ModelDoc{
-		Description: "The default. Runs several cores side by side, calibrates each one's deviation with its " +
+		Description: "Runs several cores side by side, calibrates each one's deviation with its " +
 			"own SPOT at the spec's risk, and scores the largest calibrated deviation (1.0 when any member " +
 			"reaches its threshold). Members that watch different time scales catch different anomalies: " +
 			"a fast robust one reacts at the first points of a change, a slower one catches drifts.",

@@ -5,14 +5,15 @@ import "math"
 func init() {
 	Register("ewma", ModelDoc{
 		Description: "Exponentially weighted mean and variance; the deviation is the z-score of the sample " +
-			"against them. Updates are winsorised at ±clip standard deviations so one spike does not " +
-			"inflate the variance. Cheap and quick to react; good for series without daily cycles.",
+			"against them. By default every sample is learnt as is, so after a burst the variance stays " +
+			"raised for a while and the burst alerts once rather than for every point (what NAB rewards); " +
+			"set clip to winsorise updates so one spike does not mask the next. The default model.",
 		Warmup: "`warmup` samples (default 16), then threshold.init samples (default 128) for SPOT.",
 		State:  "about 400 bytes with SPOT.",
 		Params: []ParamDoc{
 			{Name: "alpha", Default: "0.03", Help: "smoothing factor in (0, 1]: weight of the newest sample (≈ 2/alpha samples of memory)"},
 			{Name: "warmup", Default: "16", Help: "samples before the model scores"},
-			{Name: "clip", Default: "4", Help: "winsorise updates at this many standard deviations (0: never)"},
+			{Name: "clip", Default: "0", Help: "winsorise updates at this many standard deviations (0: never)"},
 		},
 	}, newEWMA)
 }

@@ -13,7 +13,7 @@ import (
 
 // DefaultModel is the model New builds for a Spec without a model name. It
 // is the model NAB is scored with.
-const DefaultModel = "ensemble"
+const DefaultModel = "ewma"
 
 // ErrUnknownModel is returned by New for a model name nobody registered.
 var ErrUnknownModel = errors.New("scorer: unknown model")
