@@ -114,12 +114,20 @@ func robustScore(before, after, scratch []float64, dir Direction) float64 {
 	return maxDeviation(after, m, s, dir)
 }
 
+// nSigmaGuard is the share of the history, at its end, left out of the
+// n-sigma baseline: a cause often moves minutes before the anomaly is
+// detected, and those samples would inflate the mean and deviation (the
+// median and IQR shrug off such a minority, so the robust score needs no
+// guard).
+const nSigmaGuard = 0.1
+
 // nSigmaScore is the classic n-sigma score: the largest deviation after,
 // in standard deviations of before.
 func nSigmaScore(before, after []float64, dir Direction) float64 {
 	if len(after) == 0 {
 		return 0
 	}
+	before = before[:len(before)-int(float64(len(before))*nSigmaGuard)]
 	mean, sd := meanStd(before)
 	if math.IsNaN(mean) {
 		return 0
