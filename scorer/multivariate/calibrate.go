@@ -16,7 +16,7 @@ import (
 // and live data).
 type POT struct {
 	InitQuantile float64 // default 0.98
-	Risk         float64 // default 1e-3
+	Risk         float64 // default 3e-3
 	Margin       float64 // default 1
 }
 
@@ -25,7 +25,7 @@ func (p POT) withDefaults() POT {
 		p.InitQuantile = 0.98
 	}
 	if p.Risk <= 0 || p.Risk >= 1 {
-		p.Risk = 1e-3
+		p.Risk = 3e-3
 	}
 	if p.Margin <= 0 {
 		p.Margin = 1

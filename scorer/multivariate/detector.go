@@ -32,8 +32,11 @@ type Config struct {
 	Calibration POT `yaml:"calibration,omitempty"`
 }
 
-// DefaultModel is the model used when Config.Model is empty.
-const DefaultModel = "pca"
+// DefaultModel is the model used when Config.Model is empty. On the SMD
+// sample (machines 1-2, 2-1, 3-2) the autoencoder had the best
+// point-adjusted F1 at the label-free threshold and the best oracle F1;
+// PCA is 4× faster and close behind.
+const DefaultModel = "autoencoder"
 
 func (c Config) withDefaults() Config {
 	if c.Model == "" {

@@ -9,9 +9,12 @@ import (
 // PRF is a confusion count with its precision, recall and F1 (0 when
 // undefined).
 type PRF struct {
-	TP, FP, FN        int
-	Precision, Recall float64
-	F1                float64
+	TP        int     `json:"tp"`
+	FP        int     `json:"fp"`
+	FN        int     `json:"fn"`
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+	F1        float64 `json:"f1"`
 }
 
 // NewPRF computes the ratios from counts.
