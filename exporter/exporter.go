@@ -158,6 +158,9 @@ func (e *Exporter) ApplyConfig(cfg *config.Config) error {
 	if err := e.st.dropJobs(keep); err != nil {
 		e.logger.Warn("Deleting the state of removed jobs failed", "err", err)
 	}
+	if srcChanged && e.src != nil {
+		e.src.close()
+	}
 	e.cfg, e.src, e.byName = cfg, src, next.byName
 	e.jobs.Store(next)
 	e.logger.Info("Configuration applied", "jobs", len(next.list), "started", strings.Join(started, ","), "stopped", strings.Join(stopped, ","))
@@ -186,6 +189,9 @@ func (e *Exporter) Run(ctx context.Context) error {
 		j.stop()
 	}
 	e.running, e.stopped = false, true
+	if e.src != nil {
+		e.src.close()
+	}
 	if e.st != nil {
 		if err := e.st.close(); err != nil {
 			return fmt.Errorf("close state: %w", err)

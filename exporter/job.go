@@ -200,6 +200,11 @@ func (j *job) cycle(ctx context.Context) error {
 	start := lbStart
 	if j.lastEnd > 0 {
 		start = max(j.lastEnd+stepMs, lbStart)
+		if len(j.order) == 0 {
+			// Resumed from saved state: fetch at least the last step so
+			// the series are known (points already scored are skipped).
+			start = min(start, end)
+		}
 	}
 	for _, s := range j.order {
 		s.got = false

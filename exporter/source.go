@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -20,6 +21,7 @@ const maxBackoff = 30 * time.Second
 // source reads ranges of series from a Prometheus HTTP API with bounded
 // concurrency, per-request timeouts and retries.
 type source struct {
+	hc        *http.Client
 	api       v1.API
 	sem       chan struct{}
 	timeout   time.Duration
@@ -39,6 +41,7 @@ func newSource(cfg config.SourceConfig, m *metrics) (*source, error) {
 		return nil, fmt.Errorf("source: %w", err)
 	}
 	return &source{
+		hc:        hc,
 		api:       v1.NewAPI(c),
 		sem:       make(chan struct{}, cfg.MaxConcurrency),
 		timeout:   time.Duration(cfg.Timeout),
@@ -48,6 +51,9 @@ func newSource(cfg config.SourceConfig, m *metrics) (*source, error) {
 		m:         m,
 	}, nil
 }
+
+// close releases the source's idle connections.
+func (s *source) close() { s.hc.CloseIdleConnections() }
 
 // retryable tells errors worth another attempt (the server or the network
 // failed) from those that would fail again (a bad query, a cancellation).
