@@ -184,8 +184,8 @@ func (g *Graph) Neighbours(id string) []string {
 
 // Resolve finds the entity a series with these labels belongs to: among
 // the entities none of whose labels conflict with the series' and that
-// share at least one, the one the series describes most completely
-// (fewest entity labels missing from the series, then most shared).
+// share at least one, the one sharing the most (the most specific), then
+// the one with the fewest labels the series lacks.
 func (g *Graph) Resolve(labels map[string]string) (string, bool) {
 	if g == nil || g.entities == nil {
 		return "", false
@@ -213,9 +213,9 @@ func (g *Graph) Resolve(labels map[string]string) (string, bool) {
 			if conflict || shared == 0 {
 				continue
 			}
-			better := best == "" || missing < bestMissing ||
-				(missing == bestMissing && shared > bestShared) ||
-				(missing == bestMissing && shared == bestShared && id < best)
+			better := best == "" || shared > bestShared ||
+				(shared == bestShared && missing < bestMissing) ||
+				(shared == bestShared && missing == bestMissing && id < best)
 			if better {
 				best, bestMissing, bestShared = id, missing, shared
 			}

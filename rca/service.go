@@ -24,7 +24,7 @@ import (
 // When the value also has v1.API's Metadata method, metric help texts fill
 // the events' desc fields.
 type PrometheusAPI interface {
-	QueryRange(ctx context.Context, query string, r v1.Range, opts ...v1.Option) (model.Value, v1.Warnings, error)
+	QueryRange(ctx context.Context, query string, r v1.Range, opts ...v1.Option) (model.Value, v1.Warnings, v1.Infos, error)
 }
 
 type metadataAPI interface {
@@ -383,7 +383,7 @@ func (s *Service) queryRange(ctx context.Context, q string, r v1.Range, limit in
 	if limit > 0 {
 		opts = append(opts, v1.WithLimit(uint64(limit)))
 	}
-	val, warnings, err := s.api.QueryRange(ctx, q, r, opts...)
+	val, warnings, _, err := s.api.QueryRange(ctx, q, r, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("query_range %s: %w", q, err)
 	}
