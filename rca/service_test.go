@@ -142,7 +142,7 @@ func galaDouble(t *testing.T, anomaly time.Time) *promDouble {
 	return &promDouble{
 		t: t,
 		help: map[string]string{
-			"gala_gopher_l7_latency_avg":               "L7 session averaged latency.",
+			"gala_gopher_l7_latency_avg":              "L7 session averaged latency.",
 			"gala_gopher_container_cpu_usage_seconds": "Container CPU usage.",
 		},
 		series: []promSeries{
