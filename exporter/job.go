@@ -81,6 +81,7 @@ type job struct {
 	m        *metrics
 	shard    shard
 	newModel func(scorer.Spec) (scorer.Model, error)
+	now      func() time.Time
 
 	// Owned by the run goroutine.
 	byFP          map[model.Fingerprint]*series
@@ -111,6 +112,7 @@ func newJob(set jobSettings, e *Exporter, src *source) *job {
 		m:        e.m,
 		shard:    e.shard,
 		newModel: e.newModel,
+		now:      time.Now,
 		byFP:     map[model.Fingerprint]*series{},
 		collide:  map[string]*series{},
 		ignored:  map[model.Fingerprint]ignored{},
@@ -193,7 +195,7 @@ func (j *job) save() {
 // series without new points show as stale.
 func (j *job) cycle(ctx context.Context) error {
 	defer j.publish()
-	nowMs := time.Now().UnixMilli()
+	nowMs := j.now().UnixMilli()
 	stepMs := j.set.stepMs
 	end := nowMs / stepMs * stepMs
 	lbStart := (end - j.set.lookbackMs) / stepMs * stepMs
