@@ -21,6 +21,7 @@ deps:
 test: deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout 40m $(PKGS)
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 15s ./webhook
 
 test-short:
 	$(GO) test -short $(PKGS)
