@@ -1,8 +1,11 @@
 package webhook_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -276,4 +279,19 @@ func TestConfigValidate(t *testing.T) {
 			require.ErrorContains(t, err, tc.err)
 		})
 	}
+}
+
+func TestOversizedChunkedBody(t *testing.T) {
+	pub := &fakePublisher{}
+	s := startServer(t, webhook.Config{MaxBodyBytes: 1024}, nil, nil, pub)
+	body := append(notification(anteaterAlert("m1", t0)), []byte(strings.Repeat(" ", 2048))...)
+	// An io.Reader without a length is sent chunked: the limit applies while reading.
+	req, err := http.NewRequest(http.MethodPost, s.url, io.MultiReader(bytes.NewReader(body)))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+	require.Equal(t, 0, s.w.QueueLength())
+	require.Empty(t, pub.got())
 }
