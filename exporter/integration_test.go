@@ -333,7 +333,7 @@ func TestAgainstRealPrometheus(t *testing.T) {
 		}
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(versioncollector.NewCollector("anteater"), collectors.NewGoCollector())
-		srv := httptest.NewServer(promhttp.HandlerFor(prometheus.Gatherers{a.reg, reg, a.e},
+		srv := httptest.NewServer(promhttp.HandlerFor(a.e.WithRegistry(prometheus.Gatherers{a.reg, reg}),
 			promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 		defer srv.Close()
 		resp, err := http.Get(srv.URL)

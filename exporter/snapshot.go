@@ -1,9 +1,12 @@
 package exporter
 
 import (
+	"errors"
 	"math"
+	"slices"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
 )
@@ -179,4 +182,19 @@ func (e *Exporter) Gather() ([]*dto.MetricFamily, error) {
 		}
 	}
 	return out, nil
+}
+
+// WithRegistry returns a Gatherer of g's families (the self-metrics)
+// together with the score families. Unlike prometheus.Gatherers it does not
+// re-check every score metric for consistency, which is most of the cost of
+// a large scrape: the snapshot builds them consistent, and their names
+// never collide with g's.
+func (e *Exporter) WithRegistry(g prometheus.Gatherer) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		own, err := g.Gather()
+		scores, serr := e.Gather()
+		out := append(own, scores...)
+		slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+		return out, errors.Join(err, serr)
+	})
 }

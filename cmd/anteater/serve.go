@@ -189,7 +189,7 @@ func serve(ctx context.Context, o *serveOptions, logger *slog.Logger) error {
 // /-/healthy, /-/ready and /-/reload.
 func mountCore(env *serveEnv) error {
 	metrics := promhttp.HandlerFor(
-		prometheus.Gatherers{env.Registry, env.Exporter},
+		env.Exporter.WithRegistry(env.Registry),
 		promhttp.HandlerOpts{
 			ErrorLog:      slog.NewLogLogger(env.Logger.Handler(), slog.LevelError),
 			ErrorHandling: promhttp.ContinueOnError,
