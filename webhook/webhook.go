@@ -164,10 +164,17 @@ loop:
 		case <-wctx.Done():
 			break loop
 		case <-prune.C:
-			if n, perr := w.st.prune(w.now(), 10000); perr != nil {
-				w.logger.Error("pruning dedup keys", "err", perr)
-			} else if n > 0 {
-				w.logger.Debug("pruned dedup keys", "count", n)
+			// Prune in bounded transactions until no expired key is left,
+			// so a high alert rate cannot outgrow the pruning.
+			for wctx.Err() == nil {
+				n, perr := w.st.prune(w.now(), 10000)
+				if perr != nil {
+					w.logger.Error("pruning dedup keys", "err", perr)
+					break
+				}
+				if n < 10000 {
+					break
+				}
 			}
 		}
 	}
