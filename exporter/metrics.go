@@ -19,7 +19,6 @@ type metrics struct {
 	stateSaves     *prometheus.CounterVec
 	modelRetrains  *prometheus.CounterVec
 	stateRestored  prometheus.Counter
-	snapshotSeries prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -70,10 +69,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		stateRestored: f.NewCounter(prometheus.CounterOpts{
 			Name: "anteater_state_series_restored_total",
 			Help: "Series whose model state was restored from the state directory.",
-		}),
-		snapshotSeries: f.NewGauge(prometheus.GaugeOpts{
-			Name: "anteater_snapshot_series",
-			Help: "Scored series in the current snapshot over all jobs.",
 		}),
 	}
 	for _, r := range []string{"success", "failure"} {
