@@ -12,6 +12,10 @@ const (
 	DefaultRisk             = 1e-4
 	DefaultThresholdInit    = 128
 	DefaultLevelShiftAbsorb = time.Hour
+	// DefaultHoldOff is Spec.HoldOff's default: Alertmanager's default
+	// repeat_interval, the time after which an operator is reminded of a
+	// still-firing alert anyway.
+	DefaultHoldOff = 4 * time.Hour
 	// GapSteps: a timestamp jump larger than this many expected steps is a
 	// gap (see the package documentation).
 	GapSteps = 10
@@ -29,19 +33,34 @@ type calibrationHint struct {
 	fixed float64
 	// floor is the smallest threshold SPOT may set.
 	floor float64
+	// pointwise makes SPOT ("auto") the default mode: the likelihood
+	// caps and averages deviations in z-score units, which a core whose
+	// deviation is on another scale (sr's saliency ratio) does not have.
+	pointwise bool
 }
+
+// calibration modes
+const (
+	modeLikelihood = iota
+	modeSPOT
+	modeFixed
+)
 
 type config struct {
 	dir       Direction
 	minDev    float64
-	fixed     bool
+	mode      int
 	threshold float64 // fixed mode
 	risk      float64
 	init      int
 	floor     float64
+	lkWindow  int
+	lkMemory  int
+	lkCap     float64
 	debN      int
 	debM      int
 	absorbMs  int64 // < 0: never absorb
+	holdMs    int64 // < 0: no hold-off
 }
 
 // resolve validates a Spec and fills in the defaults.
@@ -64,13 +83,23 @@ func resolve(spec Spec, core Core) (config, error) {
 	th := spec.Threshold
 	mode := th.Mode
 	if mode == "" {
-		mode = "auto"
+		mode = "likelihood"
+		if h.pointwise {
+			mode = "auto"
+		}
 		if h.fixed > 0 {
 			mode = "fixed"
 		}
 	}
 	switch mode {
-	case "auto":
+	case "auto", "likelihood":
+		c.mode = modeSPOT
+		if mode == "likelihood" {
+			c.mode = modeLikelihood
+			if err := resolveLikelihood(&c, th); err != nil {
+				return c, err
+			}
+		}
 		c.risk = th.Risk
 		if c.risk == 0 {
 			c.risk = DefaultRisk
@@ -86,7 +115,7 @@ func resolve(spec Spec, core Core) (config, error) {
 			return c, fmt.Errorf("%w: threshold.init %d: must be in [8, %d]", ErrBadSpec, th.Init, 1<<20)
 		}
 	case "fixed":
-		c.fixed = true
+		c.mode = modeFixed
 		c.threshold = th.Fixed
 		if c.threshold == 0 {
 			c.threshold = h.fixed
@@ -95,7 +124,7 @@ func resolve(spec Spec, core Core) (config, error) {
 			return c, fmt.Errorf("%w: threshold.fixed %g: fixed mode needs a finite threshold > 0", ErrBadSpec, th.Fixed)
 		}
 	default:
-		return c, fmt.Errorf("%w: threshold.mode %q: must be auto or fixed", ErrBadSpec, th.Mode)
+		return c, fmt.Errorf("%w: threshold.mode %q: must be likelihood, auto or fixed", ErrBadSpec, th.Mode)
 	}
 	c.debN, c.debM = spec.Debounce.N, spec.Debounce.M
 	if c.debN == 0 && c.debM == 0 {
@@ -115,7 +144,39 @@ func resolve(spec Spec, core Core) (config, error) {
 	default:
 		c.absorbMs = max(a.Milliseconds(), 1)
 	}
+	switch h := spec.HoldOff; {
+	case h == 0:
+		c.holdMs = DefaultHoldOff.Milliseconds()
+	case h < 0:
+		c.holdMs = -1
+	default:
+		c.holdMs = max(h.Milliseconds(), 1)
+	}
 	return c, nil
+}
+
+// resolveLikelihood validates and defaults the likelihood's fields.
+func resolveLikelihood(c *config, th ThresholdSpec) error {
+	c.lkWindow, c.lkMemory, c.lkCap = th.Window, th.Memory, th.Cap
+	if c.lkWindow == 0 {
+		c.lkWindow = DefaultLikelihoodWindow
+	}
+	if c.lkMemory == 0 {
+		c.lkMemory = DefaultLikelihoodMemory
+	}
+	if c.lkCap == 0 {
+		c.lkCap = DefaultLikelihoodCap
+	}
+	if c.lkWindow < 1 || c.lkWindow > maxLikelihoodWindow {
+		return fmt.Errorf("%w: threshold.window %d: must be in [1, %d]", ErrBadSpec, th.Window, maxLikelihoodWindow)
+	}
+	if c.lkMemory < 2*c.lkWindow || c.lkMemory > 1<<24 {
+		return fmt.Errorf("%w: threshold.memory %d: must be in [2·window, %d]", ErrBadSpec, th.Memory, 1<<24)
+	}
+	if !(c.lkCap > 0) || math.IsInf(c.lkCap, 0) {
+		return fmt.Errorf("%w: threshold.cap %g: must be a finite number > 0", ErrBadSpec, th.Cap)
+	}
+	return nil
 }
 
 // detector is the Model New returns: a core plus calibration.
@@ -124,6 +185,7 @@ type detector struct {
 	core  Core
 	cfg   config
 	spot  spot
+	lk    likelihood
 	rough roughness
 
 	hasLast bool
@@ -136,12 +198,21 @@ type detector struct {
 	runSign  int8    // sign of the current anomalous run, 0 when none
 	runStart int64   // first timestamp of the run
 	runDelta float64 // recent offset of the values from Expected
-	status   Status
+
+	hasOnset  bool  // an episode has started
+	lastOnset int64 // timestamp of the latest episode's onset
+	status    Status
 }
 
 func newDetector(name string, core Core, cfg config) *detector {
 	d := &detector{name: name, core: core, cfg: cfg}
-	if !cfg.fixed {
+	switch cfg.mode {
+	case modeSPOT:
+		d.spot = newSpot(cfg.risk, cfg.init, cfg.floor)
+	case modeLikelihood:
+		d.lk = newLikelihood(cfg.risk, cfg.init, cfg.lkWindow, cfg.lkMemory, cfg.lkCap)
+		// SPOT alongside catches the single extreme sample that the
+		// averaged likelihood dilutes (see Observe).
 		d.spot = newSpot(cfg.risk, cfg.init, cfg.floor)
 	}
 	return d
@@ -186,10 +257,12 @@ func (d *detector) Observe(ts int64, v float64) Result {
 	if math.IsNaN(mag) {
 		mag = 0
 	}
-	var thr float64
-	if d.cfg.fixed {
+	var thr, score float64
+	switch d.cfg.mode {
+	case modeFixed:
 		thr = d.cfg.threshold
-	} else {
+		score = mag / thr
+	case modeSPOT:
 		if !d.spot.ready {
 			d.spot.learn(mag)
 			d.status, res.Status = Warming, Warming
@@ -197,9 +270,26 @@ func (d *detector) Observe(ts int64, v float64) Result {
 		}
 		thr = d.spot.threshold()
 		d.spot.learn(mag)
+		score = mag / thr
+	case modeLikelihood:
+		// The likelihood scores lasting changes; a single sample beyond
+		// SPOT's threshold at the same risk is anomalous too, whatever
+		// its neighbours (as HTM's detector adds a spatial anomaly test).
+		var ok bool
+		score, thr, ok = d.lk.observe(mag)
+		if !d.spot.ready || !ok {
+			d.spot.learn(mag)
+			d.status, res.Status = Warming, Warming
+			return res
+		}
+		zq := d.spot.threshold()
+		d.spot.learn(mag)
+		if p := mag / zq; p > score {
+			score = p
+		}
+		thr = min(thr, zq)
 	}
 	d.status, res.Status = Ready, Ready
-	score := mag / thr
 	absDev := math.Abs(v - est.Expected)
 	if d.cfg.minDev > 0 && absDev < d.cfg.minDev {
 		score = min(score, absDev/d.cfg.minDev)
@@ -214,6 +304,11 @@ func (d *detector) Observe(ts int64, v float64) Result {
 		mask = ^uint64(0)
 	}
 	res.Anomalous = bits.OnesCount64(d.debBits&mask) >= d.cfg.debN
+	res.Held = d.hasOnset && d.cfg.holdMs > 0 && ts-d.lastOnset < d.cfg.holdMs
+	if res.Anomalous && !res.Held {
+		res.Onset = true
+		d.hasOnset, d.lastOnset = true, ts
+	}
 	d.absorb(ts, v, est, score)
 	return res
 }
@@ -223,7 +318,11 @@ func (d *detector) band(res *Result, est Estimate, thr float64) {
 	if math.IsNaN(est.Scale) || math.IsNaN(est.Expected) {
 		return
 	}
-	w := max(thr*est.Scale, d.cfg.minDev)
+	w := thr * est.Scale
+	if math.IsInf(thr, 1) {
+		w = thr // the likelihood's cap: no single value scores 1
+	}
+	w = max(w, d.cfg.minDev)
 	res.Lower, res.Upper = est.Expected-w, est.Expected+w
 	switch d.cfg.dir {
 	case Up:
@@ -265,10 +364,12 @@ func (d *detector) Status() Status { return d.status }
 func (d *detector) Reset() {
 	d.core.Reset()
 	d.spot.reset()
+	d.lk.reset()
 	d.rough = roughness{}
 	d.hasLast, d.lastTs, d.stepMs = false, 0, 0
 	d.debBits, d.debSeen = 0, 0
 	d.runSign, d.runStart, d.runDelta = 0, 0, 0
+	d.hasOnset, d.lastOnset = false, 0
 	d.status = Warming
 }
 
@@ -285,6 +386,9 @@ func (d *detector) MarshalBinary() ([]byte, error) {
 	e.u32(uint32(len(core)))
 	e.b = append(e.b, core...)
 	d.spot.encode(&e)
+	if d.cfg.mode == modeLikelihood {
+		d.lk.encode(&e)
+	}
 	d.rough.encode(&e)
 	e.boolean(d.hasLast)
 	e.i64(d.lastTs)
@@ -294,6 +398,8 @@ func (d *detector) MarshalBinary() ([]byte, error) {
 	e.u8(uint8(d.runSign))
 	e.i64(d.runStart)
 	e.f64(d.runDelta)
+	e.boolean(d.hasOnset)
+	e.i64(d.lastOnset)
 	e.u8(uint8(d.status))
 	return e.b, nil
 }
@@ -316,6 +422,9 @@ func (d *detector) UnmarshalBinary(b []byte) error {
 	r.b = r.b[n:]
 	nd := *d
 	nd.spot.decode(&r)
+	if nd.cfg.mode == modeLikelihood {
+		nd.lk.decode(&r)
+	}
 	nd.rough.decode(&r)
 	nd.hasLast = r.boolean()
 	nd.lastTs = r.i64()
@@ -325,6 +434,8 @@ func (d *detector) UnmarshalBinary(b []byte) error {
 	nd.runSign = int8(r.u8())
 	nd.runStart = r.i64()
 	nd.runDelta = r.f64()
+	nd.hasOnset = r.boolean()
+	nd.lastOnset = r.i64()
 	nd.status = Status(r.u8())
 	if err := r.finish(); err != nil {
 		return err

@@ -12,8 +12,11 @@ import (
 )
 
 // DefaultModel is the model New builds for a Spec without a model name. It
-// is the model NAB is scored with.
-const DefaultModel = "ewma"
+// is the model NAB is scored with: seasonal with period=auto follows a
+// daily or weekly cycle when the series has one and its level otherwise,
+// and with the default likelihood calibration and hold-off it scores NAB
+// best of the models (see internal/eval/nab).
+const DefaultModel = "seasonal"
 
 // ErrUnknownModel is returned by New for a model name nobody registered.
 var ErrUnknownModel = errors.New("scorer: unknown model")

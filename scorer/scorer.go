@@ -12,11 +12,23 @@
 // documented parameters. A model is a Core, which turns each sample into a
 // raw signed deviation with an expected value and a spread, wrapped in the
 // calibration shared by all models: the deviation is made directional
-// (Spec.Direction), divided by the threshold (SPOT at Spec.Threshold.Risk,
-// or a fixed value) so that 1.0 is the threshold, capped below 1 when the
-// absolute deviation is under Spec.MinDeviation, debounced N of M into
+// (Spec.Direction) and turned into a score with 1.0 at the threshold. By
+// default (threshold mode "likelihood") the score is the anomaly
+// likelihood of the average of the last 10 capped deviations under its
+// long-run distribution, log(tail)/log(risk), or a single deviation over
+// SPOT's threshold at the same risk, whichever is larger; mode "auto" is
+// SPOT alone, "fixed" a fixed divisor. The score is capped below 1 when
+// the absolute deviation is under Spec.MinDeviation, debounced N of M into
 // Result.Anomalous, and a level shift that lasts Spec.LevelShiftAbsorb is
 // absorbed into the model's level.
+//
+// # Episodes
+//
+// Anomalous samples group into episodes: Result.Onset marks the first
+// anomalous sample that is not within Spec.HoldOff (default 4h) of the
+// previous onset, and Result.Held the samples inside that hold-off. This
+// is the unit the product notifies on; Score and Anomalous are unaffected,
+// so /metrics still shows every deviation.
 //
 // # Input handling
 //
@@ -77,6 +89,14 @@ type Result struct {
 	Lower, Upper float64
 	// Anomalous is true when the score passed 1 after debounce.
 	Anomalous bool
+	// Onset is true when the sample starts a new anomaly episode: it is
+	// Anomalous and no episode started within Spec.HoldOff before it.
+	// This is the product's notification unit, as Alertmanager notifies
+	// once when an alert starts firing.
+	Onset bool
+	// Held is true when the sample falls within the hold-off of an
+	// episode that started earlier: anomalous or not, it starts none.
+	Held bool
 	// Skipped is true when the sample was not used (see Observe).
 	Skipped bool
 	// Status is the model's status after this sample.

@@ -146,7 +146,7 @@ func TestWarmup(t *testing.T) {
 }
 
 func TestDebounce(t *testing.T) {
-	m, err := New(Spec{Model: "ewma", Params: clipped, Debounce: DebounceSpec{N: 2, M: 3}, LevelShiftAbsorb: -1})
+	m, err := New(Spec{Model: "ewma", Params: clipped, Threshold: pointwise, Debounce: DebounceSpec{N: 2, M: 3}, LevelShiftAbsorb: -1})
 	require.NoError(t, err)
 	vals := signal(400, 5, nil)
 	for i, v := range vals {
@@ -177,7 +177,7 @@ func TestDirection(t *testing.T) {
 		{Down, false, true, false, true},
 	} {
 		t.Run(string(c.dir), func(t *testing.T) {
-			m, err := New(Spec{Model: "ewma", Params: clipped, Direction: c.dir})
+			m, err := New(Spec{Model: "ewma", Params: clipped, Threshold: pointwise, Direction: c.dir})
 			require.NoError(t, err)
 			vals := signal(400, 5, nil)
 			for i, v := range vals {
@@ -195,7 +195,15 @@ func TestDirection(t *testing.T) {
 }
 
 func TestBandMatchesScore(t *testing.T) {
-	m, err := New(Spec{Model: "ewma"})
+	// The likelihood's band is infinite when the cap keeps any single
+	// value from scoring 1; a wider cap makes it finite here.
+	for _, th := range []ThresholdSpec{{Mode: "likelihood", Cap: 30}, {Mode: "auto"}} {
+		t.Run(th.Mode, func(t *testing.T) { testBandMatchesScore(t, Spec{Model: "ewma", Threshold: th}) })
+	}
+}
+
+func testBandMatchesScore(t *testing.T, spec Spec) {
+	m, err := New(spec)
 	require.NoError(t, err)
 	vals := signal(400, 5, nil)
 	var res Result
@@ -206,7 +214,7 @@ func TestBandMatchesScore(t *testing.T) {
 	require.Greater(t, res.Upper, res.Expected)
 	// Just inside and just outside the band of the next sample: the band
 	// is computed from the state before the sample, like the score.
-	c, err := New(Spec{Model: "ewma"})
+	c, err := New(spec)
 	require.NoError(t, err)
 	state, err := m.MarshalBinary()
 	require.NoError(t, err)
@@ -235,7 +243,7 @@ func TestLevelShiftAbsorb(t *testing.T) {
 	shift := func(i int, v float64) float64 { return v + 20 }
 	vals := signal(onsetRow+300, 9, shift)
 	alarmsAfter := func(absorb time.Duration) (firstQuiet int) {
-		m, err := New(Spec{Model: "mad", Params: map[string]string{"window": "256"}, LevelShiftAbsorb: absorb})
+		m, err := New(Spec{Model: "mad", Params: map[string]string{"window": "256"}, Threshold: pointwise, LevelShiftAbsorb: absorb})
 		require.NoError(t, err)
 		scores := run(t, m, vals)
 		require.Greater(t, scores[onsetRow], 1.0)
@@ -252,6 +260,11 @@ func TestLevelShiftAbsorb(t *testing.T) {
 	// Without absorption the window-based model alerts much longer.
 	require.Greater(t, alarmsAfter(-1), 60)
 }
+
+// pointwise calibrates each deviation on its own (SPOT): the tests of
+// debounce, direction and level-shift absorption follow single samples,
+// which the default likelihood would blend with their neighbours.
+var pointwise = ThresholdSpec{Mode: "auto"}
 
 // clipped makes ewma robust to the test's own earlier spikes, so the
 // tests of the shared calibration see each spike alone.
@@ -350,7 +363,8 @@ func requireSame(t *testing.T, want, got Result, msgAndArgs ...any) {
 			math.Float64bits(r.Lower), math.Float64bits(r.Upper)}
 	}
 	require.Equal(t, bitsOf(want), bitsOf(got), msgAndArgs...)
-	require.Equal(t, [3]any{want.Anomalous, want.Skipped, want.Status}, [3]any{got.Anomalous, got.Skipped, got.Status}, msgAndArgs...)
+	require.Equal(t, [5]any{want.Anomalous, want.Onset, want.Held, want.Skipped, want.Status},
+		[5]any{got.Anomalous, got.Onset, got.Held, got.Skipped, got.Status}, msgAndArgs...)
 }
 
 func TestNSigmaParity(t *testing.T) {

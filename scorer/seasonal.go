@@ -17,7 +17,7 @@ func init() {
 		State: "8·slots bytes per profile plus about 450 (≈ 2.7 KiB at period=1d, slots=288; " +
 			"≈ 5 KiB for auto).",
 		Params: []ParamDoc{
-			{Name: "period", Default: "1d", Help: "season length as a duration (1h to 5w), or auto (pick 1d, 1w or none from the data)"},
+			{Name: "period", Default: "auto", Help: "season length as a duration (1h to 5w), or auto (pick 1d, 1w or none from the data)"},
 			{Name: "slots", Default: "288", Help: "profile buckets per period (4 to 10080)"},
 			{Name: "alpha", Default: "0.002", Help: "level smoothing factor per sample: keep it slow against the period, or the level chases the cycle"},
 			{Name: "gamma", Default: "0.2", Help: "profile smoothing factor (per visit of a bucket)"},

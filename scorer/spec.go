@@ -36,21 +36,43 @@ type Spec struct {
 	// before the new level is taken as normal (default 1h; 0 uses the
 	// default, a negative value disables absorption).
 	LevelShiftAbsorb time.Duration `yaml:"level_shift_absorb,omitempty"`
+	// HoldOff is the refractory period of an anomaly episode (default 4h,
+	// Alertmanager's default repeat_interval; 0 uses the default, a
+	// negative value disables it): after a sample starts an episode
+	// (Result.Onset), anomalous samples within HoldOff of it belong to the
+	// same episode and start no new one. The model keeps learning and
+	// Result.Score and Result.Anomalous are unchanged; only Onset and
+	// Held carry the episode.
+	HoldOff time.Duration `yaml:"hold_off,omitempty"`
 }
 
 // ThresholdSpec selects how the threshold (score 1.0) is set.
 type ThresholdSpec struct {
-	// Mode is "auto" (SPOT/DSPOT from the series' own tail, the default)
-	// or "fixed".
+	// Mode is "likelihood" (the anomaly likelihood of the recent average
+	// deviation under its long-run distribution, the default), "auto"
+	// (SPOT/DSPOT on each deviation, from the series' own tail) or
+	// "fixed". Models with a natural threshold (nsigma, ensemble) default
+	// to fixed.
 	Mode string `yaml:"mode,omitempty"`
-	// Risk is SPOT's risk level q (default 1e-4).
+	// Risk is the tail probability that scores 1.0 (default 1e-4): SPOT's
+	// risk level q in auto mode, the likelihood's tail in likelihood
+	// mode, where the score is log(tail)/log(risk).
 	Risk float64 `yaml:"risk,omitempty"`
 	// Fixed is the raw deviation mapped to score 1 in fixed mode (default:
 	// the model's natural threshold where it has one, e.g. nsigma's n).
 	Fixed float64 `yaml:"fixed,omitempty"`
-	// Init is how many ready samples SPOT sees before it sets its first
-	// threshold (default 128); the detector is Warming until then.
+	// Init is how many ready samples SPOT or the likelihood learn before
+	// they score (default 128); the detector is Warming until then.
 	Init int `yaml:"init,omitempty"`
+	// Window is how many recent deviations the likelihood averages
+	// (default 10, at most 64).
+	Window int `yaml:"window,omitempty"`
+	// Memory is how many samples the likelihood's long-run distribution
+	// remembers (default 2000, exponential).
+	Memory int `yaml:"memory,omitempty"`
+	// Cap bounds each deviation before the likelihood averages it, in the
+	// core's units (default 8: z-scores for most models).
+	Cap float64 `yaml:"cap,omitempty"`
 }
 
 // DebounceSpec is an N-of-M debounce.

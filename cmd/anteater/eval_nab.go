@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,7 @@ func init() {
 			cmd.Flag("model", fmt.Sprintf("Scorer model (have %s).", strings.Join(scorerModelNames(), ", "))).Default(scorer.DefaultModel).StringVar(&o.model)
 			cmd.Flag("param", "Model parameter KEY=VALUE (repeatable).").StringMapVar(&o.params)
 			cmd.Flag("out", "Write per-row results in NAB's results layout under this directory.").StringVar(&o.out)
-			cmd.Flag("json", "Print the results as JSON instead of a table.").BoolVar(&o.json)
+			cmd.Flag("json", "Print the results as JSON (an array: the episode output, then the plain score) instead of tables.").BoolVar(&o.json)
 			cmd.Flag("workers", "Files scored in parallel (0: GOMAXPROCS).").Default("0").IntVar(&o.workers)
 			return func(ctx context.Context) int { return evalNAB(ctx, o, os.Stdout, os.Stderr) }
 		},
@@ -47,10 +48,26 @@ func scorerModelNames() []string {
 	return names
 }
 
+// NAB outputs of one model run, in nabDetector's order. "episode" is
+// what anteater notifies: Result.Score, except 0 on samples within the
+// hold-off of an episode that already started (Result.Held), so an
+// anomaly episode is detected once. "score" is the plain Result.Score
+// that /metrics shows.
+var nabOutputs = []struct{ name, help string }{
+	{"episode", "Result.Score outside episode hold-offs, 0 within (Result.Held): what anteater notifies"},
+	{"score", "plain Result.Score, as on /metrics"},
+}
+
 // nabDetector adapts a scorer model to the NAB runner.
 type nabDetector struct{ m scorer.Model }
 
-func (d nabDetector) Observe(ts int64, v float64) float64 { return d.m.Observe(ts, v).Score }
+func (d nabDetector) ObserveAll(ts int64, v float64, out []float64) {
+	r := d.m.Observe(ts, v)
+	out[0], out[1] = r.Score, r.Score
+	if r.Held {
+		out[0] = 0
+	}
+}
 
 func evalNAB(ctx context.Context, o *evalNABOptions, stdout, stderr io.Writer) int {
 	logger := promslog.New(&promslog.Config{Writer: stderr}).With("component", "eval-nab")
@@ -72,13 +89,13 @@ func evalNAB(ctx context.Context, o *evalNABOptions, stdout, stderr io.Writer) i
 	}
 	logger.Info("scoring NAB", "model", model, "files", len(c.Files), "rows", c.Rows(), "windows", c.Windows())
 	start := time.Now()
-	scores, err := nab.Run(ctx, c, func() (nab.Detector, error) {
+	outputs, err := nab.RunAll(ctx, c, func() (nab.MultiDetector, error) {
 		m, err := scorer.New(spec)
 		if err != nil {
 			return nil, err
 		}
 		return nabDetector{m}, nil
-	}, o.workers, stderr)
+	}, len(nabOutputs), o.workers, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "anteater:", err)
 		return 1
@@ -87,21 +104,35 @@ func evalNAB(ctx context.Context, o *evalNABOptions, stdout, stderr io.Writer) i
 	logger.Info("scored NAB", "duration", elapsed.Round(time.Millisecond), "rows_per_second", int(float64(c.Rows())/elapsed.Seconds()))
 
 	if o.out != "" {
-		if err := nab.WriteResults(o.out, detector, c, scores); err != nil {
+		// NAB's layout holds one score per row: the episode output,
+		// the one anteater notifies.
+		if err := nab.WriteResults(o.out, detector, c, outputs[0]); err != nil {
 			fmt.Fprintln(stderr, "anteater:", err)
 			return 1
 		}
-		logger.Info("wrote NAB results", "dir", o.out, "detector", detector)
+		logger.Info("wrote NAB results", "dir", o.out, "detector", detector, "output", nabOutputs[0].name)
 	}
-	report, err := nab.Evaluate(detector, c, scores)
-	if err != nil {
-		fmt.Fprintln(stderr, "anteater:", err)
-		return 1
+	reports := make([]*nab.Report, len(nabOutputs))
+	for k, out := range nabOutputs {
+		if reports[k], err = nab.Evaluate(detector, c, outputs[k]); err != nil {
+			fmt.Fprintln(stderr, "anteater:", err)
+			return 1
+		}
+		reports[k].Output = out.name + " (" + out.help + ")"
 	}
 	if o.json {
-		err = report.WriteJSON(stdout)
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(reports)
 	} else {
-		err = report.WriteTable(stdout)
+		for k, r := range reports {
+			if k > 0 {
+				fmt.Fprintln(stdout)
+			}
+			if err = r.WriteTable(stdout); err != nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "anteater:", err)

@@ -36,4 +36,13 @@
 // anteater scores (0 normal, 1.0 the alert threshold, unbounded) become
 // NAB's [0, 1] scores through s/(1+s) (MapScore): monotone, so the sweep
 // sees the same detections, with the product threshold at 0.5.
+//
+// A detector may have several outputs (RunAll). `anteater eval nab`
+// scores two, from one run of the model: "episode", what anteater
+// notifies (Result.Score, but 0 on samples inside the hold-off of an
+// episode that already started, Result.Held), and "score", the plain
+// Result.Score shown on /metrics. The episode output's hold-offs start at
+// the product threshold (score 1.0), so at an optimized threshold below 1
+// the rows between that threshold and 1 are not held; the product
+// threshold row of its table is the behaviour anteater ships.
 package nab

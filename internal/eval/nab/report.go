@@ -10,9 +10,12 @@ import (
 // Report is a detector's NAB evaluation.
 type Report struct {
 	Detector string `json:"detector"`
-	Files    int    `json:"files"`
-	Rows     int    `json:"rows"`
-	Windows  int    `json:"windows"`
+	// Output names which of the detector's outputs was scored (e.g.
+	// "episode" or "score"); empty for a detector with one output.
+	Output  string `json:"output,omitempty"`
+	Files   int    `json:"files"`
+	Rows    int    `json:"rows"`
+	Windows int    `json:"windows"`
 	// Optimized holds, per profile, the result at the threshold NAB's
 	// optimizer would pick: the published metric.
 	Optimized []Result `json:"optimized"`
@@ -51,6 +54,9 @@ func (r *Report) WriteJSON(w io.Writer) error {
 func (r *Report) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "NAB: detector %s, %d files, %d rows, %d windows\n", r.Detector, r.Files, r.Rows, r.Windows)
+	if r.Output != "" {
+		fmt.Fprintf(tw, "output scored: %s\n", r.Output)
+	}
 	header := "profile\tscore\tthreshold\tanteater≥\tTP\tFP\tFN\twindows\traw\t"
 	sections := []struct {
 		title   string

@@ -70,6 +70,11 @@ func TestReport(t *testing.T) {
 	require.Regexp(t, `standard\s+90\.42\s+0\.6000\s+1\.5\s+2\s+2\s+18\s+2/2`, table.String())
 	require.Regexp(t, `cat\s+2\s+2\s+2\s+1\.837\s+0\.000\s+-0\.220\s+2\s+1\.617\s+0\.35`, table.String())
 
+	r.Output = "episode"
+	table.Reset()
+	require.NoError(t, r.WriteTable(&table))
+	require.Contains(t, table.String(), "output scored: episode\n")
+
 	var js bytes.Buffer
 	require.NoError(t, r.WriteJSON(&js))
 	var back Report

@@ -83,3 +83,24 @@ func TestRunCanceled(t *testing.T) {
 	_, err := Run(ctx, valuesCorpus(4, 10), func() (Detector, error) { return &echo{t: t}, nil }, 0, nil)
 	require.ErrorIs(t, err, context.Canceled)
 }
+
+// twice is a two-output detector: the value, and the value doubled.
+type twice struct{}
+
+func (twice) ObserveAll(_ int64, v float64, out []float64) { out[0], out[1] = v, 2*v }
+
+func TestRunAll(t *testing.T) {
+	c := valuesCorpus(3, 8)
+	out, err := RunAll(context.Background(), c, func() (MultiDetector, error) { return twice{}, nil }, 2, 2, nil)
+	require.NoError(t, err)
+	require.Len(t, out, 2)
+	for k, want := range [][]float64{{0, 0.5, 2.0 / 3, 0.75}, {0, 2.0 / 3, 0.8, 6.0 / 7}} {
+		require.Len(t, out[k], 3)
+		for _, s := range out[k] {
+			require.Len(t, s, 8)
+			require.InDeltaSlice(t, want, s[:4], 1e-12, "output %d", k)
+		}
+	}
+	_, err = RunAll(context.Background(), c, func() (MultiDetector, error) { return twice{}, nil }, 0, 1, nil)
+	require.Error(t, err)
+}

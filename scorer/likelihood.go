@@ -1,0 +1,142 @@
+package scorer
+
+import "math"
+
+// Defaults of the likelihood calibration (ThresholdSpec fields).
+const (
+	// DefaultLikelihoodWindow is how many recent deviations are averaged:
+	// HTM's averaging window. A change has to persist for a few samples
+	// (or be extreme) to move the average.
+	DefaultLikelihoodWindow = 10
+	// DefaultLikelihoodMemory is the number of samples the long-run
+	// distribution of the average is learnt over (an exponential memory,
+	// about a week of 5-minute samples).
+	DefaultLikelihoodMemory = 2000
+	// DefaultLikelihoodCap bounds each deviation (in the core's units, a
+	// z-score for most cores) before it is averaged, as HTM bounds its raw
+	// scores to [0, 1]: one wild sample then moves the average by at most
+	// cap/window. At 8 a single 12σ spike still passes the threshold at
+	// the default risk, while a series that is merely spiky does not
+	// raise the average by much more than its usual level.
+	DefaultLikelihoodCap = 8
+	// maxLikelihoodWindow bounds the averaging ring, so it lives in the
+	// model without allocation.
+	maxLikelihoodWindow = 64
+	// likelihoodSDFloor is the smallest standard deviation of the average
+	// (core units): on a series that never moves the average sits still,
+	// and any later wobble would otherwise be infinitely unlikely.
+	likelihoodSDFloor = 0.05
+	// tailFloor keeps log(tail) finite when the tail underflows: the
+	// score is then at most log(tailFloor)/log(risk), 75 at risk 1e-4.
+	tailFloor = 1e-300
+)
+
+// likelihood is the "anomaly likelihood" of Ahmad, Lavin, Purdy and Agha
+// ("Unsupervised real-time anomaly detection for streaming data",
+// Neurocomputing 2017), applied to a core's deviations: the mean of the
+// last `window` capped deviations is compared with the long-run
+// distribution of that mean (an exponentially weighted mean and variance
+// over about `memory` samples, Gaussian as in the paper), and the score is
+// how unlikely the current mean is: log(tail)/log(risk), so that 1.0 is a
+// tail probability equal to the risk, 2.0 its square, and 0.075 an
+// ordinary sample.
+//
+// Why it helps: a point detector fires on every noisy sample that crosses
+// a threshold, and on spiky series these are many short, separate false
+// alarms. The likelihood instead asks whether the series has become more
+// surprising than it usually is, which a lasting change (level shift, a
+// burst, a new noise level, a broken pattern) does for several samples in
+// a row while an isolated noisy sample does not.
+type likelihood struct {
+	window  int
+	alpha   float64
+	cap     float64
+	logRisk float64 // ln(risk) < 0
+	zRisk   float64 // z whose upper tail is risk
+	init    int
+
+	ring   [maxLikelihoodWindow]float64
+	head   int
+	k      int // values in ring
+	n      int // averages learnt
+	mu, vr float64
+}
+
+func newLikelihood(risk float64, init, window, memory int, capDev float64) likelihood {
+	return likelihood{
+		window: window, alpha: 1 / float64(memory), cap: capDev, init: init,
+		logRisk: math.Log(risk), zRisk: math.Sqrt2 * math.Erfinv(1-2*risk),
+	}
+}
+
+func (l *likelihood) reset() {
+	l.ring = [maxLikelihoodWindow]float64{}
+	l.head, l.k, l.n, l.mu, l.vr = 0, 0, 0, 0, 0
+}
+
+func (l *likelihood) ready() bool { return l.n >= l.init }
+
+// observe scores the deviation mag ≥ 0 and learns it. thr is the
+// deviation that would have scored exactly 1 (+Inf when the cap makes 1
+// unreachable, 0 when every deviation would have passed); both are valid
+// only when ok, i.e. when the likelihood was ready before this sample.
+func (l *likelihood) observe(mag float64) (score, thr float64, ok bool) {
+	a := min(mag, l.cap)
+	if l.k == l.window {
+		l.ring[l.head] = 0 // the oldest leaves
+	} else {
+		l.k++
+	}
+	var rest float64 // the other k−1 values
+	for _, x := range l.ring[:l.window] {
+		rest += x
+	}
+	kk := float64(l.k)
+	avg := (rest + a) / kk
+	if ok = l.ready(); ok {
+		sd := max(math.Sqrt(l.vr), likelihoodSDFloor)
+		tail := 0.5 * math.Erfc((avg-l.mu)/sd/math.Sqrt2)
+		score = math.Log(max(tail, tailFloor)) / l.logRisk
+		switch thr = (l.mu+l.zRisk*sd)*kk - rest; {
+		case thr > l.cap:
+			thr = math.Inf(1)
+		case thr < 0:
+			thr = 0
+		}
+	}
+	l.ring[l.head] = a
+	l.head = (l.head + 1) % l.window
+	l.n++
+	w := max(l.alpha, 1/float64(l.n))
+	d := avg - l.mu
+	l.mu += w * d
+	l.vr = (1 - w) * (l.vr + w*d*d)
+	return score, thr, ok
+}
+
+func (l *likelihood) encode(e *enc) {
+	e.u8(uint8(l.head))
+	e.u8(uint8(l.k))
+	e.u64(uint64(l.n))
+	e.f64(l.mu)
+	e.f64(l.vr)
+	for _, x := range l.ring[:l.k] {
+		e.f64(x)
+	}
+}
+
+func (l *likelihood) decode(d *dec) {
+	l.head = int(d.u8())
+	l.k = int(d.u8())
+	l.n = int(d.u64())
+	l.mu = d.f64()
+	l.vr = d.f64()
+	if l.k > l.window || l.head >= l.window || (l.k < l.window && l.head != l.k%l.window) {
+		d.fail("likelihood ring")
+		return
+	}
+	l.ring = [maxLikelihoodWindow]float64{}
+	for i := range l.k {
+		l.ring[i] = d.f64()
+	}
+}
