@@ -135,10 +135,10 @@ func TestSeriesCapAndGrace(t *testing.T) {
 
 func TestNewSeriesStartWarm(t *testing.T) {
 	f := newFakeAPI(1, hostLabels)
-	d := newDriven(t, startFake(t, f), "", "lookback: 4h\njobs: [{name: t, query: node_test}]\n", Options{})
+	d := newDriven(t, startFake(t, f), "", "lookback: 4h\njobs: [{name: t, query: node_test, model: ewma}]\n", Options{})
 	require.NoError(t, d.cycle(t, "t"))
 	j := d.job("t")
-	require.Equal(t, scorer.Ready, j.order[0].model.Status(), "4h of minutes warm the default model")
+	require.Equal(t, scorer.Ready, j.order[0].model.Status(), "4h of minutes warm an ewma model")
 
 	f.setSeries(2, hostLabels)
 	n := len(f.reqs())
@@ -216,14 +216,14 @@ jobs:
 
 func TestStateRoundTrip(t *testing.T) {
 	f := newFakeAPI(2, hostLabels)
-	d := newDriven(t, startFake(t, f), "", "lookback: 4h\njobs: [{name: t, query: node_test}]\n", Options{})
+	d := newDriven(t, startFake(t, f), "", "lookback: 4h\njobs: [{name: t, query: node_test, model: ewma}]\n", Options{})
 	require.NoError(t, d.cycle(t, "t"))
 	j := d.job("t")
 	for _, s := range j.order {
 		b, err := s.encodeState()
 		require.NoError(t, err)
 		c := newSeries(nil, "t", nil)
-		c.model, err = scorer.New(scorer.Spec{})
+		c.model, err = scorer.New(scorer.Spec{Model: "ewma"})
 		require.NoError(t, err)
 		c.win = newWindow(j.set.windowMs, j.set.stepMs)
 		require.NoError(t, c.decodeState(b))
