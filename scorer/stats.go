@@ -109,8 +109,9 @@ func (w *window) median() float64 {
 }
 
 // mad is the median absolute deviation from med. The absolute deviations
-// are two sorted runs walking outward from med; merging them up to the
-// middle rank costs O(w) and allocates nothing.
+// form two sorted runs walking outward from med (below it, med − s[ri−1−i];
+// above it, s[ri+j] − med), so the middle ranks are found by a binary
+// search over how many come from each run: O(log w), no allocation.
 func (w *window) mad(med float64) float64 {
 	s := w.sorted
 	n := len(s)
@@ -118,29 +119,35 @@ func (w *window) mad(med float64) float64 {
 		return math.NaN()
 	}
 	ri := lowerBound(s, med) // s[ri:] >= med > s[:ri]
-	li := ri - 1
-	var prev, d float64
-	for range n/2 + 1 {
-		prev = d
-		switch {
-		case li < 0:
-			d = s[ri] - med
-			ri++
-		case ri >= n:
-			d = med - s[li]
-			li--
-		case med-s[li] < s[ri]-med:
-			d = med - s[li]
-			li--
-		default:
-			d = s[ri] - med
-			ri++
+	if n%2 == 1 {
+		return kthDev(s, ri, med, n/2)
+	}
+	return (kthDev(s, ri, med, n/2-1) + kthDev(s, ri, med, n/2)) / 2
+}
+
+// kthDev is the k-th smallest (0-based) of |s[i] − med| given the split ri.
+func kthDev(s []float64, ri int, med float64, k int) float64 {
+	na, nb := ri, len(s)-ri
+	a := func(i int) float64 { return med - s[ri-1-i] } // ascending in i
+	b := func(j int) float64 { return s[ri+j] - med }   // ascending in j
+	// Take i from a and k+1−i from b: find the i where both runs agree.
+	lo, hi := max(0, k+1-nb), min(k+1, na)
+	for lo < hi {
+		i := int(uint(lo+hi) >> 1)
+		if a(i) < b(k-i) { // a(i) must be among the k+1 smallest
+			lo = i + 1
+		} else {
+			hi = i
 		}
 	}
-	if n%2 == 1 {
-		return d
+	i, j := lo, k+1-lo
+	switch {
+	case i == 0:
+		return b(j - 1)
+	case j == 0:
+		return a(i - 1)
 	}
-	return (prev + d) / 2
+	return max(a(i-1), b(j-1))
 }
 
 func (w *window) encode(e *enc) {
