@@ -1,13 +1,12 @@
 package dashboards
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/url"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/anteater-dev/anteater/internal/exposition"
 	"github.com/anteater-dev/anteater/rules"
 )
 
@@ -176,15 +176,17 @@ func substitute(expr string, defined map[string]map[string]any) (string, error) 
 	return out, err
 }
 
+// knownNames is what dashboards may select: anteater's real exposition
+// (its producers wired and gathered in-process by internal/exposition and
+// read back from the text format), Prometheus' own series and the
+// recording rules of rules/.
 func knownNames(t *testing.T) map[string]bool {
 	t.Helper()
-	// TODO(exporter, webhook): gather a real anteater registry once the
-	// exporter, webhook and Kafka packages can build their collectors in a
-	// test; until then the exposition written from the metrics contract.
-	f, err := os.Open(filepath.Join("..", "rules", "testdata", "exposition.prom"))
+	e, err := exposition.Build(t.Context(), t.TempDir())
 	require.NoError(t, err)
-	defer f.Close()
-	known, err := rules.KnownNames(f)
+	text, err := e.Text()
+	require.NoError(t, err)
+	known, err := rules.KnownNames(bytes.NewReader(text))
 	require.NoError(t, err)
 	return known
 }

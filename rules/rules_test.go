@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/anteater-dev/anteater/internal/exposition"
 )
 
 // requireTool returns the path of a real Prometheus tool. CI installs them
@@ -75,20 +78,53 @@ func TestExampleConfigs(t *testing.T) {
 }
 
 // knownNames is the set of metric names rules and dashboards may select:
-// anteater's exposition, Prometheus' own series and the recording rules.
-//
-// TODO(exporter, webhook): the exposition is testdata/exposition.prom,
-// written from the metrics contract. Once the exporter, webhook and Kafka
-// packages can build their collectors in a test, gather a real registry
-// instead, so that a renamed metric breaks this test.
+// anteater's real exposition (its producers wired and gathered in-process
+// by internal/exposition, read back from the text format as Prometheus
+// reads /metrics), Prometheus' own series and the recording rules.
 func knownNames(t *testing.T) map[string]bool {
 	t.Helper()
-	f, err := os.Open(filepath.Join("testdata", "exposition.prom"))
-	require.NoError(t, err)
-	defer f.Close()
-	known, err := KnownNames(f)
+	known, err := KnownNames(bytes.NewReader(expositionText(t)))
 	require.NoError(t, err)
 	return known
+}
+
+// expositionText is the text format of anteater's real exposition.
+func expositionText(t *testing.T) []byte {
+	t.Helper()
+	e, err := exposition.Build(t.Context(), t.TempDir())
+	require.NoError(t, err)
+	text, err := e.Text()
+	require.NoError(t, err)
+	return text
+}
+
+// The exposition that knownNames reads must hold every anteater metric
+// the producers register: a labelled vector with no child yet is missing
+// from a gather, and a rule on it would be reported unknown.
+func TestExpositionComplete(t *testing.T) {
+	e, err := exposition.Build(t.Context(), t.TempDir())
+	require.NoError(t, err)
+	require.Empty(t, e.Missing("anteater_"), "registered but not gathered: give them a child in internal/exposition")
+	names := e.SeriesNames()
+	for _, n := range []string{
+		"anteater_anomaly_score", "anteater_entity_anomaly_score", "anteater_expected_upper",
+		"anteater_build_info", "anteater_cycle_duration_seconds_bucket",
+		"anteater_config_last_reload_successful", "anteater_webhook_requests_total",
+		"anteater_kafka_messages_total", "go_goroutines", "process_start_time_seconds",
+	} {
+		require.True(t, names[n], "%s not in the exposition", n)
+	}
+}
+
+// promtool lints the real exposition as Prometheus' naming conventions
+// want it (counters end in _total, units in base units, ...).
+func TestPromtoolCheckMetrics(t *testing.T) {
+	path := requireTool(t, "promtool")
+	cmd := exec.CommandContext(t.Context(), path, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(expositionText(t))
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "promtool check metrics:\n%s", out)
+	require.Empty(t, strings.TrimSpace(string(out)))
 }
 
 func TestRuleMetricNames(t *testing.T) {
