@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/anteater-dev/anteater/internal/kafka"
 	"github.com/anteater-dev/anteater/rca"
 	"github.com/anteater-dev/anteater/scorer"
+	"github.com/anteater-dev/anteater/webhook"
 )
 
 // ErrInvalid is wrapped by every validation error, so callers can tell a
@@ -89,17 +89,14 @@ type Config struct {
 	Kafka kafka.Config `yaml:"kafka"`
 	// ArangoDB is gala-spider's topology store (see rca).
 	ArangoDB rca.ArangoConfig `yaml:"arangodb"`
-
-	// The `webhook` and `rca` sections belong here once webhook.Config and
-	// rca.Config exist: add them as fields
-	//     Webhook webhook.Config `yaml:"webhook"`
-	//     RCA     rca.Config     `yaml:"rca"`
-	// and remove their names from reservedSections. Until then their keys
-	// are accepted and ignored so that files written for them load.
+	// Webhook is the Alertmanager receiver (see webhook.Config). Its
+	// state_dir defaults to <state_dir>/webhook. It cannot change on
+	// reload: a changed section is applied at the next restart.
+	Webhook webhook.Config `yaml:"webhook"`
+	// RCA is the root-cause analysis the webhook runs for each firing
+	// anomaly (see rca.Config); it is rebuilt on reload.
+	RCA rca.Config `yaml:"rca"`
 }
-
-// reservedSections are top-level keys accepted but not yet decoded.
-var reservedSections = []string{"webhook", "rca"}
 
 // SourceConfig is the `source` section.
 type SourceConfig struct {
@@ -218,6 +215,11 @@ func Default() *Config {
 		SeriesGrace:       DefaultSeriesGrace,
 		StateDir:          DefaultStateDir,
 		StateSaveInterval: DefaultStateSaveInterval,
+		// The sections' own UnmarshalYAML fill their defaults only when
+		// the section is present; these cover a file without them and a
+		// mapped gala-anteater.yaml.
+		Webhook: webhook.DefaultConfig,
+		RCA:     rca.DefaultConfig(),
 	}
 }
 
@@ -251,9 +253,20 @@ func Load(b []byte, dir string) (*Config, error) {
 		if m.Kind != yaml.MappingNode {
 			return nil, fmt.Errorf("%w: top level must be a mapping", ErrInvalid)
 		}
-		dropKeys(m, reservedSections)
 		if err := strictDecode(m, c); err != nil {
 			return nil, err
+		}
+		// rca.Config decodes itself through a yaml.Node, which loses the
+		// strict decoder's check of unknown fields: check them here.
+		if n := sectionNode(m, "rca"); n != nil {
+			if err := strictDecode(n, &rcaFields{}); err != nil {
+				return nil, fmt.Errorf("rca: %w", err)
+			}
+		}
+		// Without its own state_dir the webhook keeps its queue next to
+		// the models' state.
+		if n := sectionNode(m, "webhook"); n == nil || sectionNode(n, "state_dir") == nil {
+			c.Webhook.StateDir = ""
 		}
 	}
 	if err := c.resolveJobs(dir); err != nil {
@@ -329,15 +342,21 @@ func pathAt(n *yaml.Node, line int, prefix string) string {
 	return ""
 }
 
-func dropKeys(m *yaml.Node, keys []string) {
-	out := m.Content[:0]
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if slices.Contains(keys, m.Content[i].Value) {
-			continue
-		}
-		out = append(out, m.Content[i], m.Content[i+1])
+// rcaFields has rca.Config's fields without its UnmarshalYAML, so a
+// strict decoder sees unknown keys of the rca section.
+type rcaFields rca.Config
+
+// sectionNode returns the value of key in mapping m, nil when absent.
+func sectionNode(m *yaml.Node, key string) *yaml.Node {
+	if m.Kind != yaml.MappingNode {
+		return nil
 	}
-	m.Content = out
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // jobsFile is the layout of a job file.
@@ -400,6 +419,12 @@ var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 func (c *Config) complete() error {
 	if c.Step == 0 {
 		c.Step = c.Interval
+	}
+	if c.Webhook.StateDir == "" {
+		c.Webhook.StateDir = filepath.Join(c.StateDir, "webhook")
+	}
+	if c.Kafka.OutboxDir == "" {
+		c.Kafka.OutboxDir = filepath.Join(c.StateDir, "outbox")
 	}
 	for i := range c.Jobs {
 		j := &c.Jobs[i]
@@ -469,6 +494,9 @@ func (c *Config) Validate() error {
 	case c.StateSaveInterval <= 0:
 		return invalid("state_save_interval", "must be positive")
 	}
+	if err := c.validateSections(); err != nil {
+		return err
+	}
 	names := map[string]int{}
 	for i := range c.Jobs {
 		if err := c.Jobs[i].validate(c, i); err != nil {
@@ -478,6 +506,29 @@ func (c *Config) Validate() error {
 			return invalid(fmt.Sprintf("jobs[%d](%s).name", i, c.Jobs[i].Name), "already used by jobs[%d]", prev)
 		}
 		names[c.Jobs[i].Name] = i
+	}
+	return nil
+}
+
+// validateSections checks the kafka, arangodb, webhook and rca sections
+// with their own rules, and what ties them together.
+func (c *Config) validateSections() error {
+	// The sections' errors name their section already.
+	k := c.Kafka.WithDefaults()
+	if err := k.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := c.ArangoDB.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := c.Webhook.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if err := c.RCA.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if c.RCA.Topology == rca.TopologyArangoDB && c.ArangoDB.URL == "" {
+		return invalid("rca.topology", "arangodb needs arangodb.url")
 	}
 	return nil
 }
