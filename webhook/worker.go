@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/anteater-dev/anteater/internal/event"
 	"github.com/anteater-dev/anteater/internal/kafka"
+	"github.com/anteater-dev/anteater/rca"
 )
 
 // The alert contract (rules → webhook).
@@ -114,6 +116,12 @@ func (w *Webhook) inferCause(ctx context.Context, inc event.Incident, dedupKey s
 	start := time.Now()
 	cause, err := w.rca.Infer(ctx, inc)
 	w.rcaTime.Observe(time.Since(start).Seconds())
+	if errors.Is(err, rca.ErrNoCandidates) {
+		// Nothing to rank (no candidate series near the anomaly) is an
+		// answer, not a failure: asking again would find nothing either.
+		w.logger.Info("no root-cause candidates; anomaly event sent without a cause event", "event_id", inc.Anomaly.Attributes.EventID, "err", err)
+		return nil
+	}
 	if err != nil {
 		w.rcaErrors.Inc()
 		w.logger.Warn("root-cause inference failed; anomaly event sent without causes", "event_id", inc.Anomaly.Attributes.EventID, "err", err)
