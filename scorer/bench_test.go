@@ -2,6 +2,7 @@ package scorer
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -41,6 +42,28 @@ func BenchmarkObserve(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportMetric(float64(len(state)), "state-bytes")
+			b.ReportMetric(residentBytes(b, Spec{Model: name}), "heap-bytes")
 		})
 	}
+}
+
+// residentBytes measures the heap a model of spec holds: every buffer is
+// allocated by New, so the heap growth over many fresh models, divided by
+// their number, is one series' resident size.
+func residentBytes(b *testing.B, spec Spec) float64 {
+	const n = 512
+	models := make([]Model, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range models {
+		m, err := New(spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		models[i] = m
+	}
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(models)
+	return float64(after.HeapAlloc-before.HeapAlloc) / n
 }

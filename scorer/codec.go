@@ -14,7 +14,7 @@ var ErrBadState = errors.New("scorer: bad model state")
 // stateVersion is the version byte that starts every encoded state. Bump it
 // when any model's layout changes; old states are then refused (the model
 // warms up again) rather than misread.
-const stateVersion = 2
+const stateVersion = 3
 
 // enc appends little-endian fields to a byte slice.
 type enc struct{ b []byte }
@@ -30,6 +30,13 @@ func (e *enc) f64s(v []float64) {
 	e.u32(uint32(len(v)))
 	for _, x := range v {
 		e.f64(x)
+	}
+}
+
+func (e *enc) i16s(v []int16) {
+	e.u32(uint32(len(v)))
+	for _, x := range v {
+		e.b = binary.LittleEndian.AppendUint16(e.b, uint16(x))
 	}
 }
 
@@ -112,6 +119,26 @@ func (d *dec) f64sInto(dst []float64, what string) {
 	for i := range dst {
 		dst[i] = d.f64()
 	}
+}
+
+// i16sInto is f64sInto for int16 values.
+func (d *dec) i16sInto(dst []int16, what string) {
+	n := d.u32()
+	if d.err != nil {
+		return
+	}
+	if int(n) != len(dst) {
+		d.err = fmt.Errorf("%w: %s has %d values, model expects %d", ErrBadState, what, n, len(dst))
+		return
+	}
+	if len(d.b) < 2*len(dst) {
+		d.fail(what)
+		return
+	}
+	for i := range dst {
+		dst[i] = int16(binary.LittleEndian.Uint16(d.b[2*i:]))
+	}
+	d.b = d.b[2*len(dst):]
 }
 
 // finish reports the first error, or trailing bytes.

@@ -9,8 +9,11 @@ import (
 
 // Defaults of the Spec fields (the zero value of each field selects them).
 const (
-	DefaultRisk             = 1e-4
-	DefaultThresholdInit    = 128
+	DefaultRisk          = 1e-4
+	DefaultThresholdInit = 128
+	// DefaultGuardRiskDivisor: ThresholdSpec.GuardRisk defaults to
+	// Risk divided by this.
+	DefaultGuardRiskDivisor = 10
 	DefaultLevelShiftAbsorb = time.Hour
 	// DefaultHoldOff is Spec.HoldOff's default: Alertmanager's default
 	// repeat_interval, the time after which an operator is reminded of a
@@ -52,6 +55,7 @@ type config struct {
 	mode      int
 	threshold float64 // fixed mode
 	risk      float64
+	guardRisk float64 // likelihood mode's SPOT guard
 	init      int
 	floor     float64
 	lkWindow  int
@@ -106,6 +110,13 @@ func resolve(spec Spec, core Core) (config, error) {
 		}
 		if !(c.risk > 0 && c.risk < 0.5) {
 			return c, fmt.Errorf("%w: threshold.risk %g: must be in (0, 0.5)", ErrBadSpec, th.Risk)
+		}
+		c.guardRisk = th.GuardRisk
+		if c.guardRisk == 0 {
+			c.guardRisk = c.risk / DefaultGuardRiskDivisor
+		}
+		if !(c.guardRisk > 0 && c.guardRisk < 0.5) {
+			return c, fmt.Errorf("%w: threshold.guard_risk %g: must be in (0, 0.5)", ErrBadSpec, th.GuardRisk)
 		}
 		c.init = th.Init
 		if c.init == 0 {
@@ -213,7 +224,7 @@ func newDetector(name string, core Core, cfg config) *detector {
 		d.lk = newLikelihood(cfg.risk, cfg.init, cfg.lkWindow, cfg.lkMemory, cfg.lkCap)
 		// SPOT alongside catches the single extreme sample that the
 		// averaged likelihood dilutes (see Observe).
-		d.spot = newSpot(cfg.risk, cfg.init, cfg.floor)
+		d.spot = newSpot(cfg.guardRisk, cfg.init, cfg.floor)
 	}
 	return d
 }
@@ -257,6 +268,7 @@ func (d *detector) Observe(ts int64, v float64) Result {
 	if math.IsNaN(mag) {
 		mag = 0
 	}
+
 	var thr, score float64
 	switch d.cfg.mode {
 	case modeFixed:

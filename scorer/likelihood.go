@@ -19,8 +19,7 @@ const (
 	// the default risk, while a series that is merely spiky does not
 	// raise the average by much more than its usual level.
 	DefaultLikelihoodCap = 8
-	// maxLikelihoodWindow bounds the averaging ring, so it lives in the
-	// model without allocation.
+	// maxLikelihoodWindow bounds the averaging ring.
 	maxLikelihoodWindow = 64
 	// likelihoodSDFloor is the smallest standard deviation of the average
 	// (core units): on a series that never moves the average sits still,
@@ -55,7 +54,11 @@ type likelihood struct {
 	zRisk   float64 // z whose upper tail is risk
 	init    int
 
-	ring   [maxLikelihoodWindow]float64
+	// ring holds the last window capped deviations as float32: they lie
+	// in [0, cap], where 24 bits of mantissa are plenty, and the ring is
+	// most of the likelihood's resident size.
+	ring   []float32
+	sum    float64 // of ring, kept incrementally, recomputed each wrap
 	head   int
 	k      int // values in ring
 	n      int // averages learnt
@@ -66,12 +69,13 @@ func newLikelihood(risk float64, init, window, memory int, capDev float64) likel
 	return likelihood{
 		window: window, alpha: 1 / float64(memory), cap: capDev, init: init,
 		logRisk: math.Log(risk), zRisk: math.Sqrt2 * math.Erfinv(1-2*risk),
+		ring: make([]float32, window),
 	}
 }
 
 func (l *likelihood) reset() {
-	l.ring = [maxLikelihoodWindow]float64{}
-	l.head, l.k, l.n, l.mu, l.vr = 0, 0, 0, 0, 0
+	clear(l.ring)
+	l.sum, l.head, l.k, l.n, l.mu, l.vr = 0, 0, 0, 0, 0, 0
 }
 
 func (l *likelihood) ready() bool { return l.n >= l.init }
@@ -81,15 +85,12 @@ func (l *likelihood) ready() bool { return l.n >= l.init }
 // unreachable, 0 when every deviation would have passed); both are valid
 // only when ok, i.e. when the likelihood was ready before this sample.
 func (l *likelihood) observe(mag float64) (score, thr float64, ok bool) {
-	a := min(mag, l.cap)
+	a := float64(float32(min(mag, l.cap)))
+	rest := l.sum // the other k−1 values
 	if l.k == l.window {
-		l.ring[l.head] = 0 // the oldest leaves
+		rest -= float64(l.ring[l.head]) // the oldest leaves
 	} else {
 		l.k++
-	}
-	var rest float64 // the other k−1 values
-	for _, x := range l.ring[:l.window] {
-		rest += x
 	}
 	kk := float64(l.k)
 	avg := (rest + a) / kk
@@ -104,8 +105,15 @@ func (l *likelihood) observe(mag float64) (score, thr float64, ok bool) {
 			thr = 0
 		}
 	}
-	l.ring[l.head] = a
-	l.head = (l.head + 1) % l.window
+	l.ring[l.head] = float32(a)
+	l.sum = rest + a
+	if l.head++; l.head == l.window {
+		// Recompute the sum once a lap so rounding does not build up.
+		l.head, l.sum = 0, 0
+		for _, x := range l.ring[:l.k] {
+			l.sum += float64(x)
+		}
+	}
 	l.n++
 	w := max(l.alpha, 1/float64(l.n))
 	d := avg - l.mu
@@ -121,7 +129,7 @@ func (l *likelihood) encode(e *enc) {
 	e.f64(l.mu)
 	e.f64(l.vr)
 	for _, x := range l.ring[:l.k] {
-		e.f64(x)
+		e.u32(math.Float32bits(x))
 	}
 }
 
@@ -135,8 +143,10 @@ func (l *likelihood) decode(d *dec) {
 		d.fail("likelihood ring")
 		return
 	}
-	l.ring = [maxLikelihoodWindow]float64{}
+	clear(l.ring)
+	l.sum = 0
 	for i := range l.k {
-		l.ring[i] = d.f64()
+		l.ring[i] = math.Float32frombits(d.u32())
+		l.sum += float64(l.ring[i])
 	}
 }

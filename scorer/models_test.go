@@ -203,3 +203,37 @@ func TestSeasonalGapKeepsPhase(t *testing.T) {
 		}
 	}
 }
+
+// TestSeasonalCoarseScrapes checks period=auto on an hourly series: the
+// profile points are 15 minutes apart, so hourly samples teach only every
+// fourth point and predictions between them interpolate. After two weeks
+// the daily cycle must be learnt (no alerts), and a day shifted 30 down
+// must alert.
+func TestSeasonalCoarseScrapes(t *testing.T) {
+	const perDay = 24
+	const hour = 3_600_000
+	r := rand.New(rand.NewPCG(5, 5))
+	m, err := New(Spec{Model: "seasonal", Params: map[string]string{"period": "auto"}})
+	require.NoError(t, err)
+	value := func(i int) float64 {
+		return 100 + 40*math.Sin(2*math.Pi*float64(i%perDay)/perDay) + r.NormFloat64()
+	}
+	const days = 28
+	late := 0
+	for i := range days * perDay {
+		// Irregular scrapes: up to ±10 minutes off the hour.
+		jitter := int64(r.IntN(1_200_000)) - 600_000
+		res := m.Observe(int64(i)*hour+jitter, value(i))
+		if i >= 14*perDay && res.Score > 1 {
+			late++
+		}
+	}
+	require.Zero(t, late, "alerts after two weeks of learning")
+	hit := false
+	for i := days * perDay; i < (days+1)*perDay; i++ {
+		if m.Observe(int64(i)*hour, value(i)-30).Score > 1 {
+			hit = true
+		}
+	}
+	require.True(t, hit, "a day 30 below normal went unnoticed")
+}

@@ -16,7 +16,8 @@
 // default (threshold mode "likelihood") the score is the anomaly
 // likelihood of the average of the last 10 capped deviations under its
 // long-run distribution, log(tail)/log(risk), or a single deviation over
-// SPOT's threshold at the same risk, whichever is larger; mode "auto" is
+// SPOT's threshold at a tenth of that risk (Threshold.GuardRisk),
+// whichever is larger; mode "auto" is
 // SPOT alone, "fixed" a fixed divisor. The score is capped below 1 when
 // the absolute deviation is under Spec.MinDeviation, debounced N of M into
 // Result.Anomalous, and a level shift that lasts Spec.LevelShiftAbsorb is

@@ -61,6 +61,12 @@ type ThresholdSpec struct {
 	// Fixed is the raw deviation mapped to score 1 in fixed mode (default:
 	// the model's natural threshold where it has one, e.g. nsigma's n).
 	Fixed float64 `yaml:"fixed,omitempty"`
+	// GuardRisk is the risk of likelihood mode's single-sample guard, a
+	// SPOT threshold on each deviation (default Risk/10). The guard
+	// tests every sample on its own while the likelihood's average moves
+	// slowly, so at the same risk it would raise most of the false
+	// alarms; a tenth of it still passes a lone 12σ spike.
+	GuardRisk float64 `yaml:"guard_risk,omitempty"`
 	// Init is how many ready samples SPOT or the likelihood learn before
 	// they score (default 128); the detector is Warming until then.
 	Init int `yaml:"init,omitempty"`

@@ -40,9 +40,9 @@ type spot struct {
 	ready bool
 	t     float64
 	n, nt float64
-	np    int // peaks stored
-	head  int // next ring slot once ready
-	peaks [spotPeaks]float64
+	np    int                // peaks stored
+	head  int                // next ring slot once ready
+	peaks [spotPeaks]float32 // excesses; float32 halves SPOT's size
 	zq    float64
 }
 
@@ -75,7 +75,7 @@ func (s *spot) learn(x float64) {
 		return
 	}
 	s.nt = s.nt*spotDecay + 1
-	s.peaks[s.head] = x - s.t
+	s.peaks[s.head] = float32(x - s.t)
 	s.head = (s.head + 1) % spotPeaks
 	if s.np < spotPeaks {
 		s.np++
@@ -90,26 +90,26 @@ func (s *spot) initial(x float64) {
 	switch {
 	case s.np < s.k:
 		i := s.np
-		for i > 0 && s.peaks[i-1] > x {
+		for i > 0 && float64(s.peaks[i-1]) > x {
 			s.peaks[i] = s.peaks[i-1]
 			i--
 		}
-		s.peaks[i] = x
+		s.peaks[i] = float32(x)
 		s.np++
-	case x > s.peaks[0]:
+	case x > float64(s.peaks[0]):
 		i := 0
-		for i+1 < s.np && s.peaks[i+1] < x {
+		for i+1 < s.np && float64(s.peaks[i+1]) < x {
 			s.peaks[i] = s.peaks[i+1]
 			i++
 		}
-		s.peaks[i] = x
+		s.peaks[i] = float32(x)
 	}
 	if s.seen < s.init {
 		return
 	}
-	s.t = s.peaks[0]
+	s.t = float64(s.peaks[0])
 	for i := 1; i < s.np; i++ {
-		s.peaks[i-1] = s.peaks[i] - s.t
+		s.peaks[i-1] = float32(float64(s.peaks[i]) - s.t)
 	}
 	s.np--
 	for i := s.np; i < spotPeaks; i++ {
@@ -126,7 +126,8 @@ func (s *spot) initial(x float64) {
 // recomputes z_q.
 func (s *spot) fit() {
 	var sum, sum2 float64
-	for _, y := range s.peaks[:s.np] {
+	for _, p := range s.peaks[:s.np] {
+		y := float64(p)
 		sum += y
 		sum2 += y * y
 	}
@@ -172,7 +173,7 @@ func (s *spot) encode(e *enc) {
 	e.u8(uint8(s.np))
 	e.u8(uint8(s.head))
 	for _, p := range s.peaks[:s.np] {
-		e.f64(p)
+		e.u32(math.Float32bits(p))
 	}
 	e.f64(s.zq)
 }
@@ -189,9 +190,9 @@ func (s *spot) decode(d *dec) {
 		d.fail("spot peaks")
 		return
 	}
-	s.peaks = [spotPeaks]float64{}
+	s.peaks = [spotPeaks]float32{}
 	for i := range s.np {
-		s.peaks[i] = d.f64()
+		s.peaks[i] = math.Float32frombits(d.u32())
 	}
 	s.zq = d.f64()
 }
