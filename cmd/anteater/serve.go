@@ -39,6 +39,9 @@ type serveOptions struct {
 	shardTotal, shardIndex int
 	shutdownTimeout        time.Duration
 	log                    promslog.Config
+	// kafkaEmbedded runs the in-memory dev broker on the configured
+	// broker address (loopback only), for the demo and tests.
+	kafkaEmbedded bool
 }
 
 func init() {
@@ -47,24 +50,7 @@ func init() {
 		help:      "Score the configured series and serve the scores on /metrics (the default command).",
 		isDefault: true,
 		setup: func(cmd *kingpin.CmdClause) func(ctx context.Context) int {
-			o := &serveOptions{}
-			cmd.Flag("config.file", "anteater configuration file (anteater.yml, or a gala-anteater.yaml).").
-				Default("anteater.yml").StringVar(&o.configFile)
-			o.web = kingpinflag.AddFlags(cmd, defaultListenAddress)
-			cmd.Flag("shard.total", "Number of replicas sharing the series; each scores those whose label hash falls in its shard.").
-				Default("1").IntVar(&o.shardTotal)
-			cmd.Flag("shard.index", "This replica's shard, 0 to shard.total-1.").
-				Default("0").IntVar(&o.shardIndex)
-			cmd.Flag("web.shutdown-timeout", "How long in-flight requests may take at shutdown.").
-				Default("10s").DurationVar(&o.shutdownTimeout)
-			// promslog's flag.AddFlags wants the application; the same
-			// flags are declared on the command here.
-			o.log.Level = promslog.NewLevel()
-			cmd.Flag(promslogflag.LevelFlagName, promslogflag.LevelFlagHelp).Default("info").
-				HintOptions(promslog.LevelFlagOptions...).SetValue(o.log.Level)
-			o.log.Format = promslog.NewFormat()
-			cmd.Flag(promslogflag.FormatFlagName, promslogflag.FormatFlagHelp).Default("logfmt").
-				HintOptions(promslog.FormatFlagOptions...).SetValue(o.log.Format)
+			o := serveFlags(cmd)
 			return func(ctx context.Context) int {
 				logger := promslog.New(&o.log)
 				if err := serve(ctx, o, logger); err != nil {
@@ -77,16 +63,56 @@ func init() {
 	})
 }
 
+// serveFlags declares serve's flags on cmd; the options fill in when the
+// command line is parsed.
+func serveFlags(cmd *kingpin.CmdClause) *serveOptions {
+	o := &serveOptions{}
+	cmd.Flag("config.file", "anteater configuration file (anteater.yml, or a gala-anteater.yaml).").
+		Default("anteater.yml").StringVar(&o.configFile)
+	o.web = kingpinflag.AddFlags(cmd, defaultListenAddress)
+	cmd.Flag("shard.total", "Number of replicas sharing the series; each scores those whose label hash falls in its shard.").
+		Default("1").IntVar(&o.shardTotal)
+	cmd.Flag("shard.index", "This replica's shard, 0 to shard.total-1.").
+		Default("0").IntVar(&o.shardIndex)
+	cmd.Flag("web.shutdown-timeout", "How long in-flight requests may take at shutdown.").
+		Default("10s").DurationVar(&o.shutdownTimeout)
+	cmd.Flag("kafka.embedded", "Run an in-memory Kafka broker (franz-go kfake, not durable) in this process on the configured kafka.brokers address, which must be a single loopback address. For demos and tests.").
+		BoolVar(&o.kafkaEmbedded)
+	// promslog's flag.AddFlags wants the application; the same flags are
+	// declared on the command here.
+	o.log.Level = promslog.NewLevel()
+	cmd.Flag(promslogflag.LevelFlagName, promslogflag.LevelFlagHelp).Default("info").
+		HintOptions(promslog.LevelFlagOptions...).SetValue(o.log.Level)
+	o.log.Format = promslog.NewFormat()
+	cmd.Flag(promslogflag.FormatFlagName, promslogflag.FormatFlagHelp).Default("logfmt").
+		HintOptions(promslog.FormatFlagOptions...).SetValue(o.log.Format)
+	return o
+}
+
 // serveEnv is what serve hands to the components running next to the
 // exporter: a component mounts its handlers on Mux, registers its metrics
 // on Registry, subscribes to Coordinator and adds its actors to Group.
 type serveEnv struct {
+	Options     *serveOptions
 	Logger      *slog.Logger
 	Registry    *prometheus.Registry
 	Mux         *http.ServeMux
 	Coordinator *config.Coordinator
 	Exporter    *exporter.Exporter
 	Group       *oklogrun.Group
+
+	// closers release what components acquired before the group runs
+	// (listeners, files), last first, whether or not it ran.
+	closers []func()
+}
+
+// atExit adds fn to what serve releases when it returns.
+func (e *serveEnv) atExit(fn func()) { e.closers = append(e.closers, fn) }
+
+func (e *serveEnv) close() {
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		e.closers[i]()
+	}
 }
 
 // serveComponents are added to every `anteater serve` by addComponents.
@@ -132,12 +158,13 @@ func serve(ctx context.Context, o *serveOptions, logger *slog.Logger) error {
 
 	mux := http.NewServeMux()
 	var g oklogrun.Group
-	env := &serveEnv{Logger: logger, Registry: reg, Mux: mux, Coordinator: coord, Exporter: exp, Group: &g}
+	env := &serveEnv{Options: o, Logger: logger, Registry: reg, Mux: mux, Coordinator: coord, Exporter: exp, Group: &g}
+	defer env.close()
 	if err := mountCore(env); err != nil {
-		return err
+		return errors.Join(err, stopUnstarted(exp))
 	}
 	if err := addComponents(env); err != nil {
-		return err
+		return errors.Join(err, stopUnstarted(exp))
 	}
 
 	{ // The exporter's jobs.
@@ -183,6 +210,14 @@ func serve(ctx context.Context, o *serveOptions, logger *slog.Logger) error {
 		}, func(error) {})
 	}
 	return g.Run()
+}
+
+// stopUnstarted releases the state store of an exporter that will not
+// run: Run with a cancelled context stops at once and closes it.
+func stopUnstarted(exp *exporter.Exporter) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return exp.Run(ctx)
 }
 
 // mountCore mounts the exporter's endpoints: /metrics, the landing page,
