@@ -1,9 +1,10 @@
 // Package exposition builds anteater's real /metrics exposition in-process,
 // for tests that check names against it (rules, dashboards, docs). It
 // wires the metric producers on one registry the way `anteater serve` does
-// (the config coordinator, the exporter, the build-info, Go and process
-// collectors) plus the webhook and the Kafka publisher, drives each once so
-// that its labelled vectors have children, and gathers.
+// (cmd/anteater serve.go and serve_events.go: the build-info, Go and
+// process collectors, the exporter, the config coordinator, the Kafka
+// publisher and the webhook), drives each once so that its labelled
+// vectors have children, and gathers.
 package exposition
 
 import (
@@ -54,7 +55,7 @@ func Build(ctx context.Context, dir string) (*Exposition, error) {
 	defer src.Close()
 
 	cfgFile := filepath.Join(dir, "anteater.yml")
-	cfg := fmt.Sprintf(`source: {url: %q, retries: 0}
+	yml := fmt.Sprintf(`source: {url: %q, retries: 0}
 interval: 1m
 lookback: 10m
 state_dir: %q
@@ -63,7 +64,7 @@ jobs:
     query: node_load1
     entity_labels: [machine_id]
 `, src.URL, filepath.Join(dir, "state"))
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(yml), 0o600); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
 	}
 
@@ -84,14 +85,16 @@ jobs:
 		return nil, fmt.Errorf("load config: %w", err)
 	}
 
-	// The Kafka publisher and the webhook, never connected: their metrics
-	// are registered by their constructors.
-	pub, err := kafka.NewPublisher(kafka.Config{Brokers: []string{"127.0.0.1:9"}}, filepath.Join(dir, "outbox"), nil, reg)
+	// The Kafka publisher and the webhook from the loaded configuration,
+	// as serve's events component builds them; the publisher never
+	// connects (Run is not called), so no broker is needed.
+	cfg := coord.Config()
+	pub, err := kafka.NewPublisher(cfg.Kafka, cfg.Kafka.OutboxDir, nil, reg)
 	if err != nil {
 		return nil, fmt.Errorf("kafka publisher: %w", err)
 	}
 	defer pub.Close()
-	wh, err := webhook.New(webhook.Config{StateDir: filepath.Join(dir, "webhook")}, nil, reg, nil, nil, pub)
+	wh, err := webhook.New(cfg.Webhook, nil, reg, nil, nil, pub)
 	if err != nil {
 		return nil, fmt.Errorf("webhook: %w", err)
 	}
