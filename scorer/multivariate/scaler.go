@@ -76,7 +76,7 @@ func (s *Scaler) Transform(row, z []float64, missing []bool) {
 		}
 		x := (v - s.Median[j]) / s.Scale[j]
 		if s.Clip > 0 {
-			x = math.Max(-s.Clip, math.Min(s.Clip, x))
+			x = softClip(x, s.Clip)
 		}
 		z[j] = x
 	}
@@ -99,4 +99,18 @@ func (s *Scaler) decode(d *decoder) {
 	if d.err == nil && len(s.Median) != len(s.Scale) {
 		d.err = fmt.Errorf("%w: scaler lengths %d != %d", ErrCorrupt, len(s.Median), len(s.Scale))
 	}
+}
+
+// softClip is the identity on [−c, c] and logarithmic beyond: c + ln(1 +
+// |x| − c) with x's sign. Unlike a hard clip it keeps the order of
+// extreme values (a spike 100 scale units out still ranks above one 20
+// out) while bounding their leverage on a model.
+func softClip(x, c float64) float64 {
+	switch {
+	case x > c:
+		return c + math.Log1p(x-c)
+	case x < -c:
+		return -c - math.Log1p(-x-c)
+	}
+	return x
 }
