@@ -9,7 +9,7 @@ import (
 func BenchmarkScore(b *testing.B) {
 	const d = 38
 	test := testSet(d)
-	for _, model := range append(Names(), "pca+autoencoder") {
+	for _, model := range append(Names(), "pca+autoencoder", "pca+tail") {
 		b.Run(model, func(b *testing.B) {
 			det := fitted(b, model, d)
 			contrib := make([]float64, d)

@@ -85,6 +85,10 @@ func fitTail(s []float64, q float64) tailFit {
 	}
 	f.sigma, f.xi = 1, 0
 	if sigma, xi, ok := fitGPD(y, u); ok {
+		// A bounded fitted tail (ξ < 0) is not trusted to be a hard bound:
+		// past the training range the evidence rises exponentially with the
+		// fitted scale, which is wider than the mean excess, so drift a
+		// little past the range costs little.
 		f.sigma, f.xi = sigma, max(xi, 0)
 	} else if len(y) > 0 {
 		var m float64
