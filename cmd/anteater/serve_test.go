@@ -130,8 +130,9 @@ func TestServeConfigErrors(t *testing.T) {
 	}
 }
 
-// fakePrometheus answers query_range with two series of entity m1: the
-// scored signal and a candidate cause that rose with it at the anomaly.
+// fakePrometheus answers query_range with series of entity m1: the scored
+// signal, a candidate cause that rose with it at the anomaly and one that
+// did not move.
 func fakePrometheus(t *testing.T, anomaly time.Time) *httptest.Server {
 	t.Helper()
 	series := func(name string, base, jump float64, start, end time.Time, step time.Duration) map[string]any {
@@ -166,7 +167,8 @@ func fakePrometheus(t *testing.T, anomaly time.Time) *httptest.Server {
 		case strings.Contains(q, `__name__="demo_signal"`) || q == "demo_signal":
 			result = append(result, series("demo_signal", 1, 5, start, end, step))
 		default:
-			result = append(result, series("demo_signal", 1, 5, start, end, step), series("demo_cpu_usage", 0.2, 0.7, start, end, step))
+			result = append(result, series("demo_signal", 1, 5, start, end, step), series("demo_cpu_usage", 0.2, 0.7, start, end, step),
+				series("demo_memory_usage", 0.5, 0, start, end, step))
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "data": map[string]any{"resultType": "matrix", "result": result}})
@@ -237,31 +239,35 @@ rca:
 		return resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 50*time.Millisecond, "ready")
 
-	body, err := json.Marshal(webhook.Message{
-		Data: &template.Data{
-			Receiver: "anteater", Status: "firing",
-			Alerts: []template.Alert{{
-				Status: "firing", StartsAt: anomaly, Fingerprint: "f1",
-				Labels: template.KV{"alertname": "AnteaterSeriesAnomaly", "anteater": "anomaly", "anteater_job": "sig",
-					"metric": "demo_signal", "severity": "info", "machine_id": "m1", "job": "t"},
-				Annotations: template.KV{"score": "3", "ratio": "0.8"},
-			}},
-			GroupLabels: template.KV{}, CommonLabels: template.KV{}, CommonAnnotations: template.KV{},
-		},
-		Version: "4", GroupKey: "{}:{}",
-	})
-	require.NoError(t, err)
-	resp, err := http.Post(base+webhook.DefaultPath, "application/json", bytes.NewReader(body))
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	notify := func(fingerprint string) {
+		t.Helper()
+		body, err := json.Marshal(webhook.Message{
+			Data: &template.Data{
+				Receiver: "anteater", Status: "firing",
+				Alerts: []template.Alert{{
+					Status: "firing", StartsAt: anomaly, Fingerprint: fingerprint,
+					Labels: template.KV{"alertname": "AnteaterSeriesAnomaly", "anteater": "anomaly", "anteater_job": "sig",
+						"metric": "demo_signal", "severity": "info", "machine_id": "m1", "job": "t"},
+					Annotations: template.KV{"score": "3", "ratio": "0.8"},
+				}},
+				GroupLabels: template.KV{}, CommonLabels: template.KV{}, CommonAnnotations: template.KV{},
+			},
+			Version: "4", GroupKey: "{}:{}",
+		})
+		require.NoError(t, err)
+		resp, err := http.Post(base+webhook.DefaultPath, "application/json", bytes.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	}
+	notify("f1")
 
-	recs := consume(t, broker, 2, event.DefaultModelTopic, event.DefaultRCATopic)
+	recs := consume(t, broker, 1, event.DefaultModelTopic, event.DefaultRCATopic)
 	require.NoError(t, event.Validate(event.KindAnomaly, recs[event.DefaultModelTopic][0]))
 	require.NoError(t, event.Validate(event.KindCause, recs[event.DefaultRCATopic][0]))
 	var cause event.Cause
 	require.NoError(t, json.Unmarshal(recs[event.DefaultRCATopic][0], &cause))
-	require.NotEmpty(t, cause.Resource.CauseMetrics)
+	require.Len(t, cause.Resource.CauseMetrics, 2)
 	// metric@entity: the label topology names the entity host/m1.
 	require.Equal(t, "demo_cpu_usage@host/m1", cause.Resource.CauseMetrics[0].MetricID)
 	require.Equal(t, "demo_signal", cause.Resource.AbnormalKPI.MetricID)
@@ -273,6 +279,22 @@ rca:
 	require.InDelta(t, 0, value(fams, "anteater_rca_errors_total"), 0)
 	require.Contains(t, fams, "anteater_anomaly_score", "the exporter's scores share the registry")
 
+	// A reload rebuilds rca (max_causes 1 now); the webhook section
+	// needs a restart, so its new path is not served.
+	cfg, err := os.ReadFile(path)
+	require.NoError(t, err)
+	cfg = []byte(strings.Replace(string(cfg), "rca:\n", "webhook: {path: /elsewhere}\nrca:\n  max_causes: 1\n", 1))
+	require.NoError(t, os.WriteFile(path, cfg, 0o600))
+	resp, err := http.Post(base+"/-/reload", "", nil)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, logs.String(), "The webhook section changed; it applies after a restart")
+	notify("f2")
+	recs = consume(t, broker, 2, event.DefaultModelTopic, event.DefaultRCATopic)
+	require.NoError(t, json.Unmarshal(recs[event.DefaultRCATopic][1], &cause))
+	require.Len(t, cause.Resource.CauseMetrics, 1, "the reloaded rca section applies")
+
 	cancel()
 	select {
 	case err := <-done:
@@ -283,7 +305,7 @@ rca:
 	}
 }
 
-// consume reads want records in total from the topics, from the start.
+// consume reads the topics from the start until each has want records.
 func consume(t *testing.T, broker string, want int, topics ...string) map[string][][]byte {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(broker), kgo.ConsumeTopics(topics...),
@@ -294,16 +316,16 @@ func consume(t *testing.T, broker string, want int, topics ...string) map[string
 	n := 0
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for n < want {
+	for n < want*len(topics) {
 		fs := cl.PollFetches(ctx)
-		require.NoError(t, ctx.Err(), "got %d of %d records", n, want)
+		require.NoError(t, ctx.Err(), "got %d of %d records", n, want*len(topics))
 		fs.EachRecord(func(r *kgo.Record) {
 			out[r.Topic] = append(out[r.Topic], r.Value)
 			n++
 		})
 	}
 	for _, tp := range topics {
-		require.Len(t, out[tp], 1, "topic %s", tp)
+		require.Len(t, out[tp], want, "topic %s", tp)
 	}
 	return out
 }
