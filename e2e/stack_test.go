@@ -164,4 +164,6 @@ func repoPath(t *testing.T, elem ...string) string {
 	return p
 }
 
-func hostPort(url string) string { return strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://") }
+func hostPort(url string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(url, "http://"), "https://")
+}
