@@ -26,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/anteater-dev/anteater/internal/event"
 	"github.com/anteater-dev/anteater/webhook"
@@ -368,4 +369,44 @@ next:
 		return m.GetCounter().GetValue() + m.GetGauge().GetValue() + m.GetUntyped().GetValue()
 	}
 	return math.NaN()
+}
+
+// The webhook is served by the same exporter-toolkit server as /metrics,
+// so --web.config.file's basic auth guards it too.
+func TestServeWebConfigGuardsWebhook(t *testing.T) {
+	prom := fakePrometheus(t, time.Now())
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	require.NoError(t, err)
+	webCfg := filepath.Join(dir, "web.yml")
+	require.NoError(t, os.WriteFile(webCfg, []byte("basic_auth_users:\n  am: "+string(hash)+"\n"), 0o600))
+	listen := freeAddr(t)
+	path := writeConfig(t, dir, fmt.Sprintf("source: {url: %q}\ninterval: 1s\nstate_dir: %q\njobs: [{name: sig, query: demo_signal}]\nkafka: {brokers: [%q]}\n",
+		prom.URL, filepath.Join(dir, "data"), freeAddr(t)))
+	o := parseServe(t, "--config.file="+path, "--web.listen-address="+listen, "--web.config.file="+webCfg, "--web.shutdown-timeout=2s")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, o, slog.New(slog.DiscardHandler)) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	post := func(user, pass string) int {
+		req, err := http.NewRequest(http.MethodPost, "http://"+listen+webhook.DefaultPath, strings.NewReader("{}"))
+		require.NoError(t, err)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Eventually(t, func() bool { return post("", "") == http.StatusUnauthorized }, 10*time.Second, 50*time.Millisecond)
+	require.Equal(t, http.StatusUnauthorized, post("am", "wrong"))
+	// Past the web server's auth, the webhook itself answers: {} is not
+	// a notification.
+	require.Equal(t, http.StatusBadRequest, post("am", "s3cret"))
 }
