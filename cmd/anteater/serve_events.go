@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net/http"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -63,14 +64,14 @@ func addEvents(env *serveEnv) error {
 	env.atExit(func() { _ = wh.Close() })
 	env.Mux.Handle(wh.Path(), wh.Handler())
 
-	running := cfg
+	started, running := cfg, cfg
 	env.Coordinator.Subscribe(func(next *config.Config) error {
 		// The queue, the outbox and the listener path are opened once;
 		// their sections apply at the next start.
-		if !reflect.DeepEqual(running.Webhook, next.Webhook) {
+		if !reflect.DeepEqual(started.Webhook, next.Webhook) {
 			logger.Warn("The webhook section changed; it applies after a restart", "component", "webhook")
 		}
-		if !reflect.DeepEqual(running.Kafka, next.Kafka) {
+		if !reflect.DeepEqual(started.Kafka, next.Kafka) {
 			logger.Warn("The kafka section changed; it applies after a restart", "component", "kafka")
 		}
 		if reflect.DeepEqual(running.RCA, next.RCA) && reflect.DeepEqual(running.Source, next.Source) &&
@@ -175,16 +176,16 @@ func entityState(exp entityScorer) rca.EntityState {
 
 // newPrometheusAPI builds a client of the source the exporter reads, with
 // the same HTTP settings (auth, TLS, proxy).
-func newPrometheusAPI(src config.SourceConfig) (v1.API, error) {
+func newPrometheusAPI(src config.SourceConfig) (v1.API, *http.Client, error) {
 	hc, err := promconfig.NewClientFromConfig(src.HTTPClientConfig, "anteater_rca")
 	if err != nil {
-		return nil, fmt.Errorf("rca source: %w", err)
+		return nil, nil, fmt.Errorf("rca source: %w", err)
 	}
 	c, err := api.NewClient(api.Config{Address: src.URL, Client: hc})
 	if err != nil {
-		return nil, fmt.Errorf("rca source: %w", err)
+		return nil, nil, fmt.Errorf("rca source: %w", err)
 	}
-	return v1.NewAPI(c), nil
+	return v1.NewAPI(c), hc, nil
 }
 
 // causeInferer is the webhook's CauseInferer: the rca service of the
@@ -199,6 +200,7 @@ type causeInferer struct {
 type inferState struct {
 	svc   *rca.Service
 	onset onsetQuery
+	hc    *http.Client
 }
 
 func newCauseInferer(cfg *config.Config, exp entityScorer, logger *slog.Logger) (*causeInferer, error) {
@@ -211,7 +213,7 @@ func newCauseInferer(cfg *config.Config, exp entityScorer, logger *slog.Logger) 
 
 // apply builds the service for cfg; on error the running one stays.
 func (c *causeInferer) apply(cfg *config.Config) error {
-	promAPI, err := newPrometheusAPI(cfg.Source)
+	promAPI, hc, err := newPrometheusAPI(cfg.Source)
 	if err != nil {
 		return err
 	}
@@ -227,9 +229,13 @@ func (c *causeInferer) apply(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	c.current.Store(&inferState{svc: svc, onset: onsetQuery{
+	old := c.current.Swap(&inferState{svc: svc, hc: hc, onset: onsetQuery{
 		api: promAPI, lookback: cfg.RCA.WindowBefore, step: cfg.RCA.Step, timeout: cfg.RCA.QueryTimeout,
 	}})
+	if old != nil {
+		// An inference in flight keeps its connection; idle ones go.
+		old.hc.CloseIdleConnections()
+	}
 	return nil
 }
 
