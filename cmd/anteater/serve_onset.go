@@ -52,7 +52,7 @@ func (q onsetQuery) find(ctx context.Context, inc event.Incident) (time.Time, bo
 		labels.MustNewMatcher(labels.MatchEqual, "metric", inc.Metric),
 	}
 	for _, k := range slices.Sorted(maps.Keys(inc.Labels)) {
-		if k == "anteater_job" || k == "metric" || !model.LabelName(k).IsValid() {
+		if k == "anteater_job" || k == "metric" || !model.LegacyValidation.IsValidLabelName(k) {
 			continue
 		}
 		ms = append(ms, labels.MustNewMatcher(labels.MatchEqual, k, inc.Labels[k]))
