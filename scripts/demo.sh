@@ -192,12 +192,12 @@ top_line() { scores | head -n 5 | awk '{ printf "%s%s %s", (NR > 1 ? " | " : "")
 
 step "Warm-up: ${WARMUP}s of normal load while the models learn the baseline"
 t0=$SECONDS
-for ((i = 0; i < 150; i++)); do
+for ((i = 0; i < 90; i++)); do
 	w=$(warming)
 	[ "$w" = 0 ] && break
 	sleep 1
 done
-[ "$(warming)" = 0 ] || die "the demo jobs are still warming after 150s (see $RUN/anteater.log)"
+[ "$(warming)" = 0 ] || die "the demo jobs are still warming after 90s (see $RUN/anteater.log)"
 say "every series is scored after $((SECONDS - t0))s"
 while ((SECONDS - t0 < WARMUP)); do
 	say "[$(printf '%3d' $((SECONDS - t0)))s] top scores: $(top_line)"
@@ -213,7 +213,8 @@ tf=$SECONDS
 t_score="" t_alert="" t_webhook="" t_anomaly="" t_cause=""
 mark() { [ -n "${!1}" ] || printf -v "$1" '%s' "$((SECONDS - tf))"; }
 settle=""
-while ((SECONDS - tf < TIMEOUT)); do
+# The whole demo stays within 5 minutes: stop watching at 4m40s at most.
+while ((SECONDS - tf < TIMEOUT && SECONDS < 280)); do
 	sc=$(scores)
 	top=$(echo "$sc" | head -n 1 | awk '{ print $2 }')
 	awk -v v="${top:-0}" 'BEGIN { exit !(v > 1) }' && mark t_score
