@@ -63,6 +63,9 @@ for c in prometheus prometheus-alertmanager prometheus-node-exporter kcat jq cur
 done
 say "prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}'), alertmanager $(prometheus-alertmanager --version 2>&1 | awk 'NR==1{print $3}'), node_exporter $(prometheus-node-exporter --version 2>&1 | awk 'NR==1{print $3}'), $(kcat -V 2>&1 | awk '/^Version/{print "kcat", $2}')"
 
+# The 5-minute budget starts here, after any installation.
+SECONDS=0
+
 # ---- ports and files ------------------------------------------------------
 # The usual ports, or the next free ones.
 taken=" "
