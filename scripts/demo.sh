@@ -218,15 +218,17 @@ mark() { [ -n "${!1}" ] || printf -v "$1" '%s' "$((SECONDS - tf))"; }
 settle=""
 # The whole demo stays within 5 minutes: stop watching at 4m40s at most.
 while ((SECONDS - tf < TIMEOUT && SECONDS < 280)); do
+	# Read from the end of the chain back, so a hop seen in this round
+	# is never shown later than the next one.
+	n_ca=$(topic gala_cause_inference | grep -c . || true)
+	n_an=$(topic gala_anteater_hybrid_model | grep -c . || true)
+	acc=$(metric 'anteater_webhook_alerts_total{result="accepted"}')
+	al=$(alerts)
 	sc=$(scores)
 	top=$(echo "$sc" | head -n 1 | awk '{ print $2 }')
 	awk -v v="${top:-0}" 'BEGIN { exit !(v > 1) }' && mark t_score
-	al=$(alerts)
 	[[ $al == *":firing"* ]] && mark t_alert
-	acc=$(metric 'anteater_webhook_alerts_total{result="accepted"}')
 	awk -v v="$acc" 'BEGIN { exit !(v > 0) }' && mark t_webhook
-	n_an=$(topic gala_anteater_hybrid_model | grep -c . || true)
-	n_ca=$(topic gala_cause_inference | grep -c . || true)
 	((n_an > 0)) && mark t_anomaly
 	((n_ca > 0)) && mark t_cause
 	say "[+$(printf '%3d' $((SECONDS - tf)))s] scores: $(echo "$sc" | head -n 4 | awk '{ printf "%s%s %s", (NR > 1 ? " | " : ""), $1, $2 }')"
