@@ -9,7 +9,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,18 +226,6 @@ func (in *instance) scoredSeries(t *testing.T) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// promHas reports whether an instant query returns any series.
-func promHas(t *testing.T, url, query string) bool {
-	t.Helper()
-	resp, err := http.Get(url + "/api/v1/query?query=" + neturl.QueryEscape(query))
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return err == nil && resp.StatusCode == http.StatusOK && !strings.Contains(string(b), `"result":[]`)
 }
 
 func signalLabels(addr string, i int) map[string]string {

@@ -45,7 +45,6 @@ type series struct {
 	last     scorer.Result
 	hasLast  bool
 	win      window
-	pending  []model.SamplePair
 	lastSeen int64 // wall-clock ms of the last successful cycle that returned the series
 	fresh    bool  // created without history: needs a backfill
 	got      bool  // got a new sample in the current cycle

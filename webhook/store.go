@@ -101,8 +101,7 @@ func (s *store) commit(reqs [][]item, limit int, now time.Time) ([]outcome, erro
 		for ri, items := range reqs {
 			var fresh []item
 			for _, it := range items {
-				k := string(it.dedupKey)
-				if inTx[k] {
+				if inTx[string(it.dedupKey)] {
 					outs[ri].duplicate++
 					continue
 				}

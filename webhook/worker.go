@@ -218,13 +218,13 @@ func (w *Webhook) buildAnomaly(q queued) (*event.Anomaly, event.Incident) {
 	}
 
 	at, sevText, sevNum := a.StartsAt, "WARN", 14
-	body := fmt.Sprintf("%s, WARN, %s may be impacting %s issues.", at.UTC().Format(time.ANSIC), strings.ToUpper(eventType), desc)
+	body := fmt.Sprintf("%s, WARN, %s may be impacting %s issues.", at.UTC().Format(time.ANSIC), strings.ToUpper(eventType), strings.TrimSuffix(desc, "."))
 	if a.Status == "resolved" {
 		at, sevText, sevNum = a.EndsAt, "INFO", 9
 		if at.IsZero() {
 			at = a.StartsAt
 		}
-		body = fmt.Sprintf("%s, INFO, %s %s issues resolved.", at.UTC().Format(time.ANSIC), strings.ToUpper(eventType), desc)
+		body = fmt.Sprintf("%s, INFO, %s %s issues resolved.", at.UTC().Format(time.ANSIC), strings.ToUpper(eventType), strings.TrimSuffix(desc, "."))
 	}
 	ts := at.UnixMilli()
 	an := &event.Anomaly{

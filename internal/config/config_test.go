@@ -251,14 +251,6 @@ func TestGalaAnteaterMapping(t *testing.T) {
 func TestExporterTestdataExample(t *testing.T) {
 	b, err := os.ReadFile("../../exporter/testdata/anteater.yml")
 	require.NoError(t, err)
-	// The file still carries the placeholder `webhook: {reserved: true}`
-	// from before the webhook section was decoded; a real webhook section
-	// has no such field, so the loader rightly refuses it.
-	_, err = Load(b, "../../exporter/testdata")
-	if err != nil {
-		require.ErrorContains(t, err, "webhook.reserved")
-		b = []byte(strings.Replace(string(b), "webhook:\n  reserved: true\n", "", 1))
-	}
 	c, err := Load(b, "../../exporter/testdata")
 	require.NoError(t, err)
 	require.NotEmpty(t, c.Jobs)
