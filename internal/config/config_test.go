@@ -220,8 +220,21 @@ func TestGalaAnteaterMapping(t *testing.T) {
 	def, err := DefaultJobs()
 	require.NoError(t, err)
 	require.Len(t, c.Jobs, len(def), "default jobs applied")
-	require.Equal(t, rca.DefaultConfig(), c.RCA, "rca defaults")
+	wantRCA := rca.DefaultConfig()
+	wantRCA.Topology = rca.TopologyArangoDB // gala-spider's graph, as gala-anteater reads it
+	require.Equal(t, wantRCA, c.RCA, "rca defaults")
 	require.Equal(t, webhook.DefaultConfig, c.Webhook, "webhook defaults")
+
+	// A file that names only the servers keeps gala-anteater's defaults
+	// for everything it leaves out.
+	c, err = Load([]byte("Global:\n  data_source: prometheus\nKafka:\n  server: 127.0.0.1\n  port: \"9092\"\nPrometheus:\n  server: localhost\n  port: \"9090\"\n"), "")
+	require.NoError(t, err)
+	require.Equal(t, "gala_anteater_hybrid_model", c.Kafka.ModelTopic)
+	require.Equal(t, "gala_cause_inference", c.Kafka.RCATopic)
+	require.Equal(t, "gala_anteater_kafka", c.Kafka.GroupID)
+	require.Equal(t, "spider", c.ArangoDB.Database)
+	require.Empty(t, c.ArangoDB.URL)
+	require.Equal(t, rca.TopologyLabels, c.RCA.Topology, "no ArangoDB: topology from labels")
 
 	b, err := os.ReadFile("testdata/gala-anteater.yaml")
 	require.NoError(t, err)

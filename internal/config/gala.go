@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/anteater-dev/anteater/rca"
 )
 
 // galaSections are gala-anteater.yaml's top-level keys; anteater.yml's keys
@@ -122,10 +124,12 @@ func loadGala(b []byte) (*Config, error) {
 		}
 		c.Kafka.Brokers = []string{addr}
 	}
-	c.Kafka.ModelTopic = k.ModelTopic
-	c.Kafka.RCATopic = k.RCATopic
-	c.Kafka.MetaTopic = k.MetaTopic
-	c.Kafka.GroupID = k.GroupID
+	// Keys missing from the file keep anteater's (gala-anteater's) defaults.
+	c.Kafka.ModelTopic = firstNonEmpty(k.ModelTopic, c.Kafka.ModelTopic)
+	c.Kafka.RCATopic = firstNonEmpty(k.RCATopic, c.Kafka.RCATopic)
+	c.Kafka.MetaTopic = firstNonEmpty(k.MetaTopic, c.Kafka.MetaTopic)
+	c.Kafka.GroupID = firstNonEmpty(k.GroupID, c.Kafka.GroupID)
+	c.Kafka = c.Kafka.WithDefaults()
 	switch strings.ToLower(strings.TrimSpace(k.AuthType)) {
 	case "", "plaintext":
 	case "sasl_plaintext":
@@ -136,8 +140,14 @@ func loadGala(b []byte) (*Config, error) {
 		return nil, invalid("Kafka.auth_type", "%q is not one of \"\", plaintext, sasl_plaintext", k.AuthType)
 	}
 
-	c.ArangoDB.URL = g.Arangodb.URL
-	c.ArangoDB.Database = g.Arangodb.DBName
+	c.ArangoDB.URL = strings.TrimSpace(g.Arangodb.URL)
+	c.ArangoDB.Database = firstNonEmpty(g.Arangodb.DBName, c.ArangoDB.Database)
+	c.ArangoDB.SetDefaults()
+	if c.ArangoDB.URL != "" {
+		// gala-anteater reads its topology from gala-spider's ArangoDB
+		// whenever one is configured; keep doing so after the switch.
+		c.RCA.Topology = rca.TopologyArangoDB
+	}
 
 	if err := c.resolveJobs(""); err != nil {
 		return nil, err
@@ -146,4 +156,11 @@ func loadGala(b []byte) (*Config, error) {
 		return nil, fmt.Errorf("gala-anteater.yaml: %w", err)
 	}
 	return c, nil
+}
+
+func firstNonEmpty(a, b string) string {
+	if a = strings.TrimSpace(a); a != "" {
+		return a
+	}
+	return b
 }
