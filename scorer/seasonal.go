@@ -7,16 +7,18 @@ import (
 
 func init() {
 	Register("seasonal", ModelDoc{
-		Description: "Additive Holt-Winters without trend on a seasonal profile of `slots` points per period, " +
-			"linearly interpolated between them (the phase comes from the timestamp, so gaps and irregular " +
-			"scrapes keep it; interpolation lets a coarse profile follow a smooth cycle at any scrape rate). " +
-			"Level and profile updates are winsorised at ±clip spreads, so anomalies barely teach it. " +
-			"With period=auto it keeps a daily profile plus a day-of-week correction (7×24 hourly points " +
-			"on top of the daily one) and a level-only fit, and scores with the one whose recent error is lowest.",
-		Warmup: "one full period of time and `warmup` samples; with period=auto only `warmup` samples (the " +
-			"level-only fit scores until the daily profile has seen a day). Then threshold.init samples for " +
-			"the calibration.",
-		State: "2·slots bytes (int16 fixed point) plus about 150, 340 more for auto's weekly correction; " +
+		Description: "Competing online fits, each with its own level, learning only from its own residual, " +
+			"scored with the one whose recent error is lowest (a rival must beat it by 10% to take over): a slow " +
+			"level, a fast level (a random walk's best guess), and additive Holt-Winters without trend on a " +
+			"seasonal profile of `slots` points per period, linearly interpolated between them (the phase comes " +
+			"from the timestamp, so gaps and irregular scrapes keep it). With period=auto the seasonal fits are " +
+			"a daily profile and, competing with it, a weekly one (7×24 hourly points), so weekends are learnt " +
+			"as such rather than chased by the daily profile. Level and profile updates are winsorised at ±clip " +
+			"spreads, so anomalies barely teach it.",
+		Warmup: "`warmup` samples (the level fits score until a profile has seen its period and been tried " +
+			"for a day, two for the weekly one); a fixed period waits for one full period. Then threshold.init " +
+			"samples for the calibration.",
+		State: "2·slots bytes (int16 fixed point) plus about 150, 340 more for auto's weekly profile; " +
 			"with the calibration ≈ 1 KiB saved and 1.4 KiB resident per series at the defaults (period=auto, slots=96).",
 		Params: []ParamDoc{
 			{Name: "period", Default: "auto", Help: "season length as a duration (1h to 5w), or auto (pick 1d, 1w or none from the data)"},
@@ -24,16 +26,34 @@ func init() {
 			{Name: "alpha", Default: "0.002", Help: "level smoothing factor per sample: keep it slow against the period, or the level chases the cycle"},
 			{Name: "gamma", Default: "0.2", Help: "profile smoothing factor per period: how far one period's error moves each profile point"},
 			{Name: "clip", Default: "4", Help: "winsorise updates at this many spreads"},
-			{Name: "warmup", Default: "16", Help: "samples before the level-only fit scores"},
+			{Name: "warmup", Default: "16", Help: "samples before the level fits score"},
 		},
 	}, newSeasonal)
 }
 
-// weekBlocks is the resolution of auto's day-of-week correction: 24
-// hourly points per day. Weekly patterns (weekends, a weekly batch job)
-// are broad; a finer weekly profile would cost 2 bytes a point and, on a
-// few weeks of data, see each point too rarely to learn it.
-const weekBlocks = 7 * 24
+// weekPoints is the resolution of auto's weekly profile: hourly.
+// Weekly patterns (weekends, a weekly batch job) are broad, daily shapes
+// are smooth enough to interpolate between hours, and 168 int16 points
+// keep the state small; the daily fit keeps the finer daily shape.
+const weekPoints = 7 * 24
+
+// walkAlpha is the fast level's smoothing factor: on a random walk the
+// last values are the best forecast, and halving keeps one noisy sample
+// from moving it all the way.
+const walkAlpha = 0.5
+
+// switchMargin is the hysteresis of the choice between fits: a rival's
+// error must be this much lower than the chosen fit's to replace it, so
+// two fits of about equal error do not take turns.
+const switchMargin = 0.9
+
+// spreadFollow is how many samples the score's scale takes to follow a
+// change of the chosen fit (an exponential approach).
+const spreadFollow = 64
+
+// errRestart is the weight, in samples, that a profile fit's error
+// learnt during its first period keeps once the profile is complete.
+const errRestart = 16
 
 const (
 	day  = int64(24 * time.Hour / time.Millisecond)
@@ -50,9 +70,7 @@ type profile struct {
 	periodMs int64
 	q        []int16 // qUnset: point never learnt
 	unit     float64 // value of one step of q; 0 until a point is set
-	err      float64 // EW mean absolute error since eligible, for auto
-	since    int64   // when the error started being tracked
-	scored   int     // errors learnt since then
+	inv      float64 // 1/unit, not saved
 }
 
 // qUnset marks an unlearnt point; qMax bounds the others.
@@ -61,6 +79,13 @@ const (
 	qMax   = math.MaxInt16
 )
 
+func (p *profile) reset() {
+	p.unit, p.inv = 0, 0
+	for j := range p.q {
+		p.q[j] = qUnset
+	}
+}
+
 func (p *profile) get(i int) (float64, bool) {
 	if p.q[i] == qUnset {
 		return 0, false
@@ -68,27 +93,37 @@ func (p *profile) get(i int) (float64, bool) {
 	return float64(p.q[i]) * p.unit, true
 }
 
+func (p *profile) setUnit(u float64) {
+	p.unit = u
+	p.inv = 0
+	if u > 0 {
+		p.inv = 1 / u
+	}
+}
+
 // set stores x at point i, coarsening the unit (halving every point) when
 // x does not fit.
 func (p *profile) set(i int, x float64) {
-	ax := math.Abs(x)
 	if p.unit == 0 {
+		ax := math.Abs(x)
 		if ax == 0 {
 			p.q[i] = 0
 			return
 		}
 		// Room for offsets four times larger before the first rescale.
-		p.unit = ax / (qMax / 4)
+		p.setUnit(ax / (qMax / 4))
 	}
-	for ax/p.unit > qMax-1 {
-		p.unit *= 2
+	s := x * p.inv
+	for math.Abs(s) > qMax-1 {
+		p.setUnit(2 * p.unit)
 		for j, v := range p.q {
 			if v != qUnset {
 				p.q[j] = int16(math.Round(float64(v) / 2))
 			}
 		}
+		s = x * p.inv
 	}
-	p.q[i] = int16(math.Round(x / p.unit))
+	p.q[i] = int16(math.Round(s))
 }
 
 // at returns the two points around ts and the weight of the second.
@@ -111,7 +146,6 @@ func (p *profile) at(ts int64) (i0, i1 int, f float64) {
 	return i0, i1, f
 }
 
-// value interpolates the profile at ts; unlearnt points count as 0.
 func (p *profile) value(ts int64) float64 {
 	i0, i1, f := p.at(ts)
 	return p.interp(i0, i1, f)
@@ -131,35 +165,25 @@ func (p *profile) interp(i0, i1 int, f float64) float64 {
 	return a + f*(b-a)
 }
 
-// learn moves the two points around ts towards explaining residual r
-// (the value minus everything else the fit predicts), each by its
-// interpolation weight, with the error winsorised at ±lim. rate is the
-// per-sample factor.
-func (p *profile) learn(ts int64, r, rate, lim float64) {
-	i0, i1, f := p.at(ts)
-	e := min(max(r-p.interp(i0, i1, f), -lim), lim)
-	for k, w := range [2]float64{1 - f, f} {
-		i := i0
-		if k == 1 {
-			i = i1
-		}
-		if w == 0 {
-			continue
-		}
-		o, ok := p.get(i)
-		if !ok {
-			p.set(i, r)
-			continue
-		}
-		p.set(i, o+min(rate*w, 1)*e)
+// learn moves the two points i0, i1 (weights 1−f and f) towards
+// explaining residual r (the value minus the fit's level), with the error
+// winsorised at ±lim; pred is the profile's current value there. rate is
+// the per-sample factor.
+func (p *profile) learn(i0, i1 int, f, pred, r, rate, lim float64) {
+	e := min(max(r-pred, -lim), lim)
+	if o, ok := p.get(i0); !ok {
+		p.set(i0, r)
+	} else if f < 1 {
+		p.set(i0, o+min(rate*(1-f), 1)*e)
 	}
-}
-
-// track learns the profile's absolute error e: a plain mean at first,
-// then exponential with factor alpha.
-func (p *profile) track(e, alpha float64) {
-	p.scored++
-	p.err += max(alpha, 1/float64(p.scored)) * (e - p.err)
+	if f == 0 {
+		return
+	}
+	if o, ok := p.get(i1); !ok {
+		p.set(i1, r)
+	} else {
+		p.set(i1, o+min(rate*f, 1)*e)
+	}
 }
 
 // centre moves the mean of the learnt offsets to 0 and returns it.
@@ -184,21 +208,98 @@ func (p *profile) centre() float64 {
 	return mean
 }
 
+// fit is one competing forecast's own state: its level and its EW mean
+// absolute error (the spread when it is chosen).
+type fit struct {
+	level  float64
+	err    float64
+	cmp    float64 // err, learnt only outside the chosen fit's anomalies
+	since  int64   // profile fits: when the profile had seen its period, 0 before
+	scored int     // errors learnt
+	cmpN   int     // errors learnt into cmp (since since, for profile fits)
+	// run counts consecutive residuals beyond the winsorising limit with
+	// one sign (negative counts: below); off is their recent mean.
+	run int32
+	off float64
+}
+
+// rivalAbsorb is how many consecutive residuals beyond ±clip spreads of
+// one sign make a fit that is not the chosen one take the new level. The
+// chosen fit's level shifts are the detector's to absorb (Shift, after
+// Spec.LevelShiftAbsorb) since they are what alerts; a rival has no one
+// to absorb them, and without this one lasting shift would keep it out of
+// the competition for thousands of samples.
+const rivalAbsorb = 12
+
+// absorb counts r, the raw residual, against the limit lim and moves the
+// level once a run lasts rivalAbsorb samples.
+func (f *fit) absorb(r, lim float64) {
+	switch {
+	case r > lim:
+		if f.run < 0 {
+			f.run = 0
+		}
+		f.run++
+	case r < -lim:
+		if f.run > 0 {
+			f.run = 0
+		}
+		f.run--
+	default:
+		f.run = 0
+		return
+	}
+	if f.run == 1 || f.run == -1 {
+		f.off = r
+	}
+	f.off += 0.3 * (r - f.off)
+	if f.run >= rivalAbsorb || f.run <= -rivalAbsorb {
+		f.level += f.off
+		f.run = 0
+	}
+}
+
+// track learns the absolute error e: a plain mean at first, then
+// exponential with factor alpha.
+func (f *fit) track(e, alpha float64, quiet bool) {
+	f.scored++
+	f.err += max(alpha, 1/float64(f.scored)) * (e - f.err)
+	if quiet {
+		f.cmpN++
+		f.cmp += max(alpha, 1/float64(f.cmpN)) * (e - f.cmp)
+	}
+}
+
+// The fits, in the order of seasonal.fits.
+const (
+	fitFlat = iota // slow level
+	fitWalk        // fast level
+	fitMain        // level + the period's profile (daily for auto)
+	fitWeek        // auto only: level + weekly profile
+	nFits
+)
+
 type seasonal struct {
 	alpha, gamma, clip float64
 	warmup             int
 	auto               bool
 
-	n       int
-	first   int64
-	last    int64
-	stepMs  float64 // smoothed sampling step, for the profiles' rates
-	level   float64
-	spread  float64 // EW mean absolute residual of the chosen candidate
-	flatErr float64 // EW mean absolute error of the level-only fit
-	centred bool    // daily offsets re-centred on 0 after the first period
+	n      int
+	first  int64
+	last   int64
+	stepMs float64 // smoothed sampling step, for the profiles' rates
+	// spread is the score's scale: it follows the chosen fit's error
+	// (spreadFollow), so that when the choice changes the calibration,
+	// which learnt the old fit's deviations, sees them change over a
+	// few dozen samples rather than at once.
+	spread float64
+	chosen uint8
+	// centred has bit 0 set once the main profile's mean went into its
+	// level after its first period, bit 1 the same for the weekly one.
+	centred uint8
+	fits    [nFits]fit
 	main    profile // the period's profile (daily for auto)
-	week    profile // auto only: day-of-week correction on top of main
+	week    profile // auto only: weekly profile, a rival of main
 }
 
 // calibration: see zFloor.
@@ -233,54 +334,68 @@ func newSeasonal(p Params) (Core, error) {
 	}
 	m.main = profile{periodMs: period.Milliseconds(), q: make([]int16, slots)}
 	if m.auto {
-		m.week = profile{periodMs: week, q: make([]int16, weekBlocks)}
+		m.week = profile{periodMs: week, q: make([]int16, weekPoints)}
 	}
 	m.Reset()
 	return m, nil
 }
 
 func (m *seasonal) Reset() {
-	m.n, m.first, m.last, m.stepMs = 0, 0, 0, 0
-	m.level, m.spread, m.flatErr, m.centred = 0, 0, 0, false
-	for _, p := range []*profile{&m.main, &m.week} {
-		p.err, p.since, p.scored, p.unit = 0, 0, 0, 0
-		for j := range p.q {
-			p.q[j] = qUnset
+	m.n, m.first, m.last, m.stepMs, m.spread = 0, 0, 0, 0, 0
+	m.chosen, m.centred = fitFlat, 0
+	m.fits = [nFits]fit{}
+	m.main.reset()
+	m.week.reset()
+}
+
+// eligible tells whether fit c may be chosen at ts: a profile fit once it
+// has seen its period and its error has been measured for a day (two for
+// the weekly one). A fixed period is the user's choice: its fit replaces
+// the slow level as soon as it has seen a period, and nothing competes.
+func (m *seasonal) eligible(c int, ts int64) bool {
+	f := &m.fits[c]
+	switch c {
+	case fitFlat:
+		return true
+	case fitWalk:
+		return m.auto
+	case fitMain:
+		if !m.auto {
+			return f.since > 0
 		}
+		return f.since > 0 && ts-f.since >= day
+	default:
+		return m.auto && f.since > 0 && ts-f.since >= 2*day
 	}
 }
 
-// Candidates for auto, in the order of the chosen index.
-const (
-	candFlat = iota
-	candDaily
-	candWeekly
-)
-
-// choose picks the fit to score with at ts. A profile becomes eligible
-// once it has seen its period and then been tried for a day (a week of
-// weekly correction only once it has seen a week and been tried for two
-// days): its error must be measured before it can win.
-func (m *seasonal) choose(ts int64) int {
+// choose updates the chosen fit: the eligible one with the lowest error,
+// if it beats the current one by switchMargin.
+func (m *seasonal) choose(ts int64) {
 	if !m.auto {
-		if ts-m.first >= m.main.periodMs {
-			return candDaily
+		if m.chosen == fitFlat && m.eligible(fitMain, ts) {
+			// Nothing was scored before (Ready), so the spread may
+			// start from the profile fit's own.
+			m.chosen, m.spread = fitMain, m.fits[fitMain].err
 		}
-		return candFlat
+		return
 	}
-	best, bestErr := candFlat, m.flatErr
-	if m.main.since > 0 && ts-m.main.since >= day && m.main.err < bestErr {
-		best, bestErr = candDaily, m.main.err
+	cur := int(m.chosen)
+	best, bestErr := cur, m.fits[cur].cmp*switchMargin
+	for c := range nFits {
+		if e := m.fits[c].cmp; c != cur && e < bestErr && m.eligible(c, ts) {
+			best, bestErr = c, e
+		}
 	}
-	if m.week.since > 0 && ts-m.week.since >= 2*day && m.week.err < bestErr {
-		best = candWeekly
-	}
-	return best
+	m.chosen = uint8(best)
 }
 
 func (m *seasonal) Update(ts int64, v float64) Estimate {
 	if m.n == 0 {
-		m.first, m.level = ts, v
+		m.first = ts
+		for c := range m.fits {
+			m.fits[c].level = v
+		}
 	} else {
 		step := float64(ts - m.last)
 		if m.stepMs == 0 {
@@ -291,78 +406,130 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	}
 	m.n++
 	m.last = ts
-	dayOff := m.main.value(ts)
-	weekOff := 0.0
+
+	// Every fit's forecast, before learning.
+	var pred [nFits]float64
+	d0, d1, df := m.main.at(ts)
+	dayOff := m.main.interp(d0, d1, df)
+	pred[fitFlat] = m.fits[fitFlat].level
+	pred[fitWalk] = m.fits[fitWalk].level
+	pred[fitMain] = m.fits[fitMain].level + dayOff
+	var w0, w1 int
+	var wf, weekOff float64
 	if m.auto {
-		weekOff = m.week.value(ts)
+		w0, w1, wf = m.week.at(ts)
+		weekOff = m.week.interp(w0, w1, wf)
+		pred[fitWeek] = m.fits[fitWeek].level + weekOff
 	}
-	expected := m.level
-	cand := m.choose(ts)
-	switch cand {
-	case candDaily:
-		expected += dayOff
-	case candWeekly:
-		expected += dayOff + weekOff
-	}
+
+	m.choose(ts)
+	c := m.chosen
+	expected := pred[c]
 	sd := max(1.2533*m.spread, scaleFloor(expected))
 	est := Estimate{Dev: ratio(v, expected, sd), Expected: expected, Scale: sd}
 	if m.n == 1 {
 		est = Estimate{Expected: v, Scale: nan}
 	}
 
-	// Learn, with residuals winsorised once the spread is known.
-	lim := math.Inf(1)
-	if m.clip > 0 && m.n > m.warmup {
-		lim = m.clip * sd
-	}
-	clip := func(r float64) float64 { return min(max(r, -lim), lim) }
+	// Each fit learns from its own residual, winsorised at clip of its
+	// own spread once the spreads are known.
+	winsor := m.clip > 0 && m.n > m.warmup
 	a := max(m.alpha, 1/float64(m.n))
-	m.flatErr += a * (math.Abs(clip(v-m.level)) - m.flatErr)
-	m.spread += a * (math.Abs(clip(v-expected)) - m.spread)
-	dayReady := ts-m.first >= m.main.periodMs
-	if dayReady {
-		if !m.centred {
-			m.centred = true
-			if mean := m.main.centre(); !m.auto {
-				m.level += mean
+	mainReady := ts-m.first >= m.main.periodMs
+	weekReady := m.auto && ts-m.first >= week
+	var lim [nFits]float64
+	// While the chosen fit sees an anomaly (a residual beyond its
+	// winsorising limit) no fit's error learns: a lasting anomaly would
+	// otherwise count against the chosen fit for its whole length and
+	// against the fast level only at its edges, handing the choice to
+	// the fit that follows anomalies best.
+	// The spread follows the chosen fit's own error, over about
+	// spreadFollow samples after the choice changes.
+	if m.n <= spreadFollow {
+		m.spread = m.fits[c].err
+	} else {
+		m.spread += (m.fits[c].err - m.spread) / spreadFollow
+	}
+	quiet := !winsor || math.Abs(v-expected) <= m.clip*max(1.2533*m.fits[c].err, scaleFloor(expected))
+	for k := range nFits {
+		f := &m.fits[k]
+		switch k {
+		case fitWalk:
+			if !m.auto {
+				continue
+			}
+		case fitWeek:
+			if !m.auto {
+				continue
 			}
 		}
-		if m.main.since == 0 {
-			m.main.since = ts
+		lim[k] = math.Inf(1)
+		if winsor {
+			lim[k] = m.clip * max(1.2533*f.err, scaleFloor(pred[k]))
 		}
+		raw := v - pred[k]
+		r := min(max(raw, -lim[k]), lim[k])
+		// A rival absorbs its lasting shifts, once its profile (if it
+		// has one) is complete: before, the profile takes them.
+		if k != int(c) && (k == fitFlat || f.since > 0) && winsor {
+			f.absorb(raw, lim[k])
+		}
+		// A profile fit's error is tracked from the start, for its
+		// winsorisation, and restarts once its profile has seen a
+		// period: only from then on does it measure the fit. The
+		// competition error starts afresh; the spread keeps its value
+		// as the weight of a few samples, so it is not one sample's.
+		switch {
+		case k == fitMain && mainReady && f.since == 0, k == fitWeek && weekReady && f.since == 0:
+			f.since, f.cmpN, f.scored = ts, 0, min(f.scored, errRestart)
+		}
+		f.track(math.Abs(r), m.alpha, quiet)
+		// A profile fit's level stays at the first value until its
+		// profile has seen a period: the profile learns the whole value
+		// meanwhile, every point against the same level, and then hands
+		// its mean to the level (centre). A level learning a partial
+		// cycle's running mean would bias the points learnt early.
+		switch {
+		case k == fitWalk:
+			f.level += max(walkAlpha, a) * r
+		case k == fitFlat, f.since > 0:
+			f.level += a * r
+		}
+	}
 
-		m.main.track(math.Abs(clip(v-m.level-dayOff)), m.alpha)
-		if m.auto && ts-m.first >= week {
-			if m.week.since == 0 {
-				m.week.since = ts
-			}
-			m.week.track(math.Abs(clip(v-m.level-dayOff-weekOff)), m.alpha)
-		}
-	}
-	// The level follows the deseasonalised value of the chosen candidate.
-	m.level += a * clip(v-expected)
-	// A profile point's rate is gamma per period: spread over the samples
+	// A profile point's rate is gamma per period, spread over the samples
 	// that fall near it, so the scrape rate does not change how fast a
-	// profile learns.
-	perPoint := float64(m.main.periodMs) / float64(len(m.main.q)) / max(m.stepMs, 1)
-	// Once the weekly fit wins, the daily profile learns what the
-	// day-of-week correction leaves (backfitting); before, the
-	// correction is too young to subtract and the daily profile learns
-	// the value as is.
-	dayTarget := v - m.level
-	if cand == candWeekly {
-		dayTarget -= weekOff
+	// profile learns. In its first period a profile learns at rate 1:
+	// each point is then about the mean of the samples near it rather
+	// than the first of them.
+	step := max(m.stepMs, 1)
+	rate := m.gamma
+	if !mainReady {
+		rate = 1
 	}
-	m.main.learn(ts, dayTarget, m.gamma/max(perPoint, 1e-3), lim)
-	if m.auto && dayReady {
-		perBlock := float64(week) / weekBlocks / max(m.stepMs, 1)
-		m.week.learn(ts, v-m.level-dayOff, m.gamma/max(perBlock, 1e-3), lim)
+	perPoint := float64(m.main.periodMs) / float64(len(m.main.q)) / step
+	m.main.learn(d0, d1, df, dayOff, v-m.fits[fitMain].level, rate/max(perPoint, 1e-3), lim[fitMain])
+	if mainReady && m.centred&1 == 0 {
+		m.centred |= 1
+		m.fits[fitMain].level += m.main.centre()
+	}
+	if m.auto {
+		rate = m.gamma
+		if !weekReady {
+			rate = 1
+		}
+		perPoint = float64(week) / weekPoints / step
+		m.week.learn(w0, w1, wf, weekOff, v-m.fits[fitWeek].level, rate/max(perPoint, 1e-3), lim[fitWeek])
+		if weekReady && m.centred&2 == 0 {
+			m.centred |= 2
+			m.fits[fitWeek].level += m.week.centre()
+		}
 	}
 	return est
 }
 
-// Ready: auto scores with the level alone until a profile has seen its
-// period; a fixed period waits for one full period.
+// Ready: auto scores with a level fit until a profile has seen its period;
+// a fixed period waits for one full period.
 func (m *seasonal) Ready() bool {
 	if m.n <= m.warmup {
 		return false
@@ -370,7 +537,15 @@ func (m *seasonal) Ready() bool {
 	return m.auto || m.last-m.first >= m.main.periodMs
 }
 
-func (m *seasonal) Shift(delta float64) { m.level += delta }
+// Shift moves the chosen fit's level by delta: delta is its own residual.
+// Rivals absorb their own (fit.absorb); the fast level has followed the
+// shift already.
+func (m *seasonal) Shift(delta float64) {
+	if m.chosen != fitWalk {
+		m.fits[m.chosen].level += delta
+		m.fits[m.chosen].run = 0
+	}
+}
 
 func (m *seasonal) AppendBinary(b []byte) ([]byte, error) {
 	e := enc{b: b}
@@ -378,14 +553,20 @@ func (m *seasonal) AppendBinary(b []byte) ([]byte, error) {
 	e.i64(m.first)
 	e.i64(m.last)
 	e.f64(m.stepMs)
-	e.f64(m.level)
 	e.f64(m.spread)
-	e.f64(m.flatErr)
-	e.boolean(m.centred)
+	e.u8(m.chosen)
+	e.u8(m.centred)
+	for _, f := range m.fits {
+		e.f64(f.level)
+		e.f64(f.err)
+		e.f64(f.cmp)
+		e.i64(f.since)
+		e.u64(uint64(f.scored))
+		e.u64(uint64(f.cmpN))
+		e.u32(uint32(f.run))
+		e.f64(f.off)
+	}
 	for _, p := range []*profile{&m.main, &m.week} {
-		e.f64(p.err)
-		e.i64(p.since)
-		e.u64(uint64(p.scored))
 		e.f64(p.unit)
 		e.i16s(p.q)
 	}
@@ -394,27 +575,35 @@ func (m *seasonal) AppendBinary(b []byte) ([]byte, error) {
 
 func (m *seasonal) UnmarshalBinary(b []byte) error {
 	d := dec{b: b}
-	n, first, last, step := d.u64(), d.i64(), d.i64(), d.f64()
-	level, spread, flatErr, centred := d.f64(), d.f64(), d.f64(), d.boolean()
-	var errs, units [2]float64
-	var since [2]int64
-	var scored [2]int
+	n, first, last, step, spread := d.u64(), d.i64(), d.i64(), d.f64(), d.f64()
+	chosen, centred := d.u8(), d.u8()
+	var fits [nFits]fit
+	for i := range fits {
+		fits[i].level = d.f64()
+		fits[i].err = d.f64()
+		fits[i].cmp = d.f64()
+		fits[i].since = d.i64()
+		fits[i].scored = int(d.u64())
+		fits[i].cmpN = int(d.u64())
+		fits[i].run = int32(d.u32())
+		fits[i].off = d.f64()
+	}
+	var units [2]float64
 	qs := [2][]int16{make([]int16, len(m.main.q)), make([]int16, len(m.week.q))}
 	for i := range 2 {
-		errs[i] = d.f64()
-		since[i] = d.i64()
-		scored[i] = int(d.u64())
 		units[i] = d.f64()
 		d.i16sInto(qs[i], "seasonal profile")
+	}
+	if chosen >= nFits {
+		d.fail("seasonal fit")
 	}
 	if err := d.finish(); err != nil {
 		return err
 	}
-	m.n, m.first, m.last, m.stepMs = int(n), first, last, step
-	m.level, m.spread, m.flatErr, m.centred = level, spread, flatErr, centred
+	m.n, m.first, m.last, m.stepMs, m.spread = int(n), first, last, step, spread
+	m.chosen, m.centred, m.fits = chosen, centred, fits
 	for i, p := range []*profile{&m.main, &m.week} {
-		p.err, p.since, p.scored = errs[i], since[i], scored[i]
-		p.unit = units[i]
+		p.setUnit(units[i])
 		copy(p.q, qs[i])
 	}
 	return nil
