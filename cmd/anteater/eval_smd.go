@@ -27,6 +27,7 @@ func init() {
 			cmd.Flag("data", "SMD directory with train/, test/, test_label/, interpretation_label/.").Required().StringVar(&o.data)
 			cmd.Flag("model", fmt.Sprintf("Model name, or several joined by + for an ensemble (have %v).", multivariate.Names())).Default(multivariate.DefaultModel).StringVar(&o.cfg.Model)
 			cmd.Flag("param", "Model parameter KEY=VALUE (repeatable; <model>.KEY targets one ensemble member).").StringMapVar(&o.cfg.Params)
+			cmd.Flag("explain", "Attribution-only models joined by + (they set the contributions, not the score; none: no such model).").Default(multivariate.DefaultExplain).StringVar(&o.cfg.Explain)
 			cmd.Flag("combine", "How an ensemble joins its members' calibrated scores: max or mean (empty: default).").StringVar(&o.cfg.Combine)
 			cmd.Flag("holdout", "Share of the latest training rows held out for calibration (0: default, negative: none).").Float64Var(&o.cfg.Holdout)
 			cmd.Flag("refit", "Refit on all training rows after calibrating on the held-out part.").BoolVar(&o.cfg.Refit)

@@ -5,11 +5,12 @@ import (
 )
 
 // BenchmarkScore measures online scoring of 38-dimensional rows (SMD's
-// width) with contributions, reporting rows/s per core.
+// width) with contributions, reporting rows/s per core. Every detector
+// also runs the default attribution-only model (tail@diff).
 func BenchmarkScore(b *testing.B) {
 	const d = 38
 	test := testSet(d)
-	for _, model := range append(Names(), "pca+autoencoder", "pca+tail") {
+	for _, model := range append(Names(), "pca+autoencoder", "pca+tail", "pca@both+tail") {
 		b.Run(model, func(b *testing.B) {
 			det := fitted(b, model, d)
 			contrib := make([]float64, d)

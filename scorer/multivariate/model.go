@@ -8,6 +8,9 @@
 // finite rows. Detector wraps one with robust standardisation, imputation
 // of missing values, score smoothing and a label-free calibration so that
 // its score follows the project convention: 0 normal, 1.0 the threshold.
+// A member may see the row's first differences instead of (model@diff) or
+// beside (model@both) its levels, and attribution-only members
+// (Config.Explain) shape the contributions without touching the score.
 // Trainer refits a Detector in the background and swaps it atomically.
 package multivariate
 

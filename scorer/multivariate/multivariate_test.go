@@ -220,7 +220,7 @@ func TestEnsembleParams(t *testing.T) {
 
 func TestSaveRestore(t *testing.T) {
 	const d = 8
-	for _, model := range append(Names(), "pca+iforest", "pca+tail") {
+	for _, model := range append(Names(), "pca+iforest", "pca+tail", "pca@both+tail@diff") {
 		t.Run(model, func(t *testing.T) {
 			det := fitted(t, model, d)
 			b, err := det.MarshalBinary()
@@ -230,6 +230,10 @@ func TestSaveRestore(t *testing.T) {
 			b2, err := back.MarshalBinary()
 			require.NoError(t, err)
 			require.Equal(t, b, b2)
+			require.Equal(t, det.Thresholds(), back.Thresholds())
+			// The previous row (for first differences) is online state, not
+			// saved: a restored detector starts without one, as after Reset.
+			det.Reset()
 			c1, c2 := make([]float64, d), make([]float64, d)
 			for _, row := range testSet(d)[:400] {
 				require.Equal(t, det.Score(row, c1), back.Score(row, c2))
