@@ -61,6 +61,7 @@ type config struct {
 	lkWindow  int
 	lkMemory  int
 	lkCap     float64
+	lkSkewed  bool
 	debN      int
 	debM      int
 	absorbMs  int64 // < 0: never absorb
@@ -187,6 +188,13 @@ func resolveLikelihood(c *config, th ThresholdSpec) error {
 	if !(c.lkCap > 0) || math.IsInf(c.lkCap, 0) {
 		return fmt.Errorf("%w: threshold.cap %g: must be a finite number > 0", ErrBadSpec, th.Cap)
 	}
+	switch th.Tail {
+	case "", TailGaussian:
+	case TailSkewed:
+		c.lkSkewed = true
+	default:
+		return fmt.Errorf("%w: threshold.tail %q: must be %s or %s", ErrBadSpec, th.Tail, TailGaussian, TailSkewed)
+	}
 	return nil
 }
 
@@ -221,7 +229,7 @@ func newDetector(name string, core Core, cfg config) *detector {
 	case modeSPOT:
 		d.spot = newSpot(cfg.risk, cfg.init, cfg.floor)
 	case modeLikelihood:
-		d.lk = newLikelihood(cfg.risk, cfg.init, cfg.lkWindow, cfg.lkMemory, cfg.lkCap)
+		d.lk = newLikelihood(cfg.risk, cfg.init, cfg.lkWindow, cfg.lkMemory, cfg.lkCap, cfg.lkSkewed)
 		// SPOT alongside catches the single extreme sample that the
 		// averaged likelihood dilutes (see Observe).
 		d.spot = newSpot(cfg.guardRisk, cfg.init, cfg.floor)

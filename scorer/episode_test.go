@@ -61,7 +61,7 @@ func TestLikelihood(t *testing.T) {
 		require.Less(t, scores[onsetRow+12], 1.0, "the spike has left the average")
 	})
 	t.Run("score is log tail over log risk", func(t *testing.T) {
-		l := newLikelihood(1e-4, 8, 2, 20, 8)
+		l := newLikelihood(1e-4, 8, 2, 20, 8, false)
 		for range 200 {
 			l.observe(1)
 			l.observe(3)
@@ -72,8 +72,8 @@ func TestLikelihood(t *testing.T) {
 		score, thr, ok := l.observe(1)
 		require.True(t, ok)
 		require.InDelta(t, math.Log(0.5)/math.Log(1e-4), score, 1e-6)
-		require.InDelta(t, 2*(2+l.zRisk*likelihoodSDFloor)-3, thr, 1e-6)
-		score, _, _ = l.observe(3 + 2*l.zRisk*likelihoodSDFloor)
+		require.InDelta(t, 2*(2+l.zThr*likelihoodSDFloor)-3, thr, 1e-6)
+		score, _, _ = l.observe(3 + 2*l.zThr*likelihoodSDFloor)
 		require.InDelta(t, 1, score, 1e-6)
 	})
 	t.Run("warming until init", func(t *testing.T) {
@@ -86,9 +86,25 @@ func TestLikelihood(t *testing.T) {
 		}
 	})
 	t.Run("bad spec", func(t *testing.T) {
-		for _, th := range []ThresholdSpec{{Window: 65}, {Window: -1}, {Memory: 5}, {Cap: -1}, {Cap: math.Inf(1)}} {
+		for _, th := range []ThresholdSpec{{Window: 65}, {Window: -1}, {Memory: 5}, {Cap: -1}, {Cap: math.Inf(1)}, {Tail: "gamma"}} {
 			_, err := New(Spec{Threshold: th})
 			require.ErrorIs(t, err, ErrBadSpec, "%+v", th)
 		}
 	})
+}
+
+func TestCornishFisherZ(t *testing.T) {
+	// The inverse of x = z + g·(z²−1), exact at g = 0.
+	for _, g := range []float64{0, 0.01, 0.0525, 0.2} {
+		for _, z := range []float64{-1, 0, 1, 2.5, 3.719, 6, 20} {
+			x := z + g*(z*z-1)
+			require.InDelta(t, z, cornishFisherZ(x, g), 1e-9, "g=%g z=%g", g, z)
+		}
+	}
+	// Below the turning point it stays at it rather than turn back.
+	require.InDelta(t, -1/(2*0.2), cornishFisherZ(-5, 0.2), 1e-12)
+	// The skewed tail's score-1 point is the Cornish–Fisher quantile of
+	// a mean of ten half-normals: 4.39σ at risk 1e-4 (simulated: 4.31).
+	l := newLikelihood(1e-4, 8, 10, 100, 8, true)
+	require.InDelta(t, 4.392, l.zThr, 1e-3)
 }

@@ -25,6 +25,9 @@ const (
 	// (core units): on a series that never moves the average sits still,
 	// and any later wobble would otherwise be infinitely unlikely.
 	likelihoodSDFloor = 0.05
+	// halfNormalSkew is the skewness of |z| for a standard normal z,
+	// √2·(4−π)/(π−2)^{3/2}; the mean of w of them has it over √w.
+	halfNormalSkew = 0.99527174643
 	// tailFloor keeps log(tail) finite when the tail underflows: the
 	// score is then at most log(tailFloor)/log(risk), 75 at risk 1e-4.
 	tailFloor = 1e-300
@@ -35,7 +38,8 @@ const (
 // Neurocomputing 2017), applied to a core's deviations: the mean of the
 // last `window` capped deviations is compared with the long-run
 // distribution of that mean (an exponentially weighted mean and variance
-// over about `memory` samples, Gaussian as in the paper), and the score is
+// over about `memory` samples, Gaussian as in the paper or, with
+// TailSkewed, corrected for the skew of a mean of |z|), and the score is
 // how unlikely the current mean is: log(tail)/log(risk), so that 1.0 is a
 // tail probability equal to the risk, 2.0 its square, and 0.075 an
 // ordinary sample.
@@ -51,8 +55,12 @@ type likelihood struct {
 	alpha   float64
 	cap     float64
 	logRisk float64 // ln(risk) < 0
-	zRisk   float64 // z whose upper tail is risk
-	init    int
+	// skew is the Cornish–Fisher coefficient γ/6 of the average's
+	// skewness γ (tail "skewed"), 0 for the Gaussian tail.
+	skew float64
+	// zThr is the standardised average whose tail is risk.
+	zThr float64
+	init int
 
 	// ring holds the last window capped deviations as float32: they lie
 	// in [0, cap], where 24 bits of mantissa are plenty, and the ring is
@@ -65,12 +73,17 @@ type likelihood struct {
 	mu, vr float64
 }
 
-func newLikelihood(risk float64, init, window, memory int, capDev float64) likelihood {
-	return likelihood{
+func newLikelihood(risk float64, init, window, memory int, capDev float64, skewed bool) likelihood {
+	l := likelihood{
 		window: window, alpha: 1 / float64(memory), cap: capDev, init: init,
-		logRisk: math.Log(risk), zRisk: math.Sqrt2 * math.Erfinv(1-2*risk),
-		ring: make([]float32, window),
+		logRisk: math.Log(risk), ring: make([]float32, window),
 	}
+	z := math.Sqrt2 * math.Erfinv(1-2*risk)
+	if skewed {
+		l.skew = halfNormalSkew / math.Sqrt(float64(window)) / 6
+	}
+	l.zThr = z + l.skew*(z*z-1)
+	return l
 }
 
 func (l *likelihood) reset() {
@@ -96,8 +109,8 @@ func (l *likelihood) observe(mag float64) (score, thr float64, ok bool) {
 	avg := (rest + a) / kk
 	if ok = l.ready(); ok {
 		sd := max(math.Sqrt(l.vr), likelihoodSDFloor)
-		score = logTail((avg-l.mu)/sd) / l.logRisk
-		switch thr = (l.mu+l.zRisk*sd)*kk - rest; {
+		score = logTail(cornishFisherZ((avg-l.mu)/sd, l.skew)) / l.logRisk
+		switch thr = (l.mu+l.zThr*sd)*kk - rest; {
 		case thr > l.cap:
 			thr = math.Inf(1)
 		case thr < 0:
@@ -119,6 +132,20 @@ func (l *likelihood) observe(mag float64) (score, thr float64, ok bool) {
 	l.mu += w * d
 	l.vr = (1 - w) * (l.vr + w*d*d)
 	return score, thr, ok
+}
+
+// cornishFisherZ inverts the Cornish–Fisher expansion to first order in
+// the skewness, x = z + g·(z²−1) with g = γ/6 ≥ 0: the standard normal z
+// with the same upper tail as the standardised value x of a variable of
+// skewness γ. Below the expansion's turning point (x < −1/(4g) − g, far
+// in the lower tail, where scores are ≈ 0 anyway) it returns that point.
+func cornishFisherZ(x, g float64) float64 {
+	// g·z² + z − (x+g) = 0, in the form that is stable as g → 0.
+	c := x + g
+	if g > 0 {
+		c = max(c, -0.25/g) // the turning point: 1+4gc = 0
+	}
+	return 2 * c / (1 + math.Sqrt(max(1+4*g*c, 0)))
 }
 
 func (l *likelihood) encode(e *enc) {

@@ -197,8 +197,8 @@ func TestDirection(t *testing.T) {
 func TestBandMatchesScore(t *testing.T) {
 	// The likelihood's band is infinite when the cap keeps any single
 	// value from scoring 1; a wider cap makes it finite here.
-	for _, th := range []ThresholdSpec{{Mode: "likelihood", Cap: 30}, {Mode: "auto"}} {
-		t.Run(th.Mode, func(t *testing.T) { testBandMatchesScore(t, Spec{Model: "ewma", Threshold: th}) })
+	for _, th := range []ThresholdSpec{{Mode: "likelihood", Cap: 30}, {Mode: "likelihood", Cap: 30, Tail: TailSkewed}, {Mode: "auto"}} {
+		t.Run(th.Mode+"/"+th.Tail, func(t *testing.T) { testBandMatchesScore(t, Spec{Model: "ewma", Threshold: th}) })
 	}
 }
 

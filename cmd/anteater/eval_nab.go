@@ -28,6 +28,8 @@ func init() {
 			cmd.Flag("out", "Write per-row results in NAB's results layout under this directory.").StringVar(&o.out)
 			cmd.Flag("json", "Print the results as JSON (an array: the episode output, then the plain score) instead of tables.").BoolVar(&o.json)
 			cmd.Flag("workers", "Files scored in parallel (0: GOMAXPROCS).").Default("0").IntVar(&o.workers)
+			cmd.Flag("tail", "Likelihood tail: gaussian or skewed (empty: the default).").StringVar(&o.tail)
+			cmd.Flag("risk", "Calibration risk (0: the default).").Float64Var(&o.risk)
 			return func(ctx context.Context) int { return evalNAB(ctx, o, os.Stdout, os.Stderr) }
 		},
 	})
@@ -35,6 +37,8 @@ func init() {
 
 type evalNABOptions struct {
 	data, model, out string
+	tail             string
+	risk             float64
 	params           map[string]string
 	json             bool
 	workers          int
@@ -71,7 +75,7 @@ func (d nabDetector) ObserveAll(ts int64, v float64, out []float64) {
 
 func evalNAB(ctx context.Context, o *evalNABOptions, stdout, stderr io.Writer) int {
 	logger := promslog.New(&promslog.Config{Writer: stderr}).With("component", "eval-nab")
-	spec := scorer.Spec{Model: o.model, Params: o.params}
+	spec := scorer.Spec{Model: o.model, Params: o.params, Threshold: scorer.ThresholdSpec{Tail: o.tail, Risk: o.risk}}
 	if _, err := scorer.New(spec); err != nil {
 		fmt.Fprintln(stderr, "anteater:", err)
 		return 2
