@@ -36,6 +36,12 @@ type calibrationHint struct {
 	fixed float64
 	// floor is the smallest threshold SPOT may set.
 	floor float64
+	// raw keeps the values as they are, no square root for counts: for
+	// a core that reproduces a reference rule on the values (nsigma's),
+	// and for sr, whose saliency is relative to the series' own spectrum
+	// and loses bursts the root compresses (the ensemble, holding sr,
+	// too: on the synthetic counts both lost windows).
+	raw bool
 	// pointwise makes SPOT ("auto") the default mode: the likelihood
 	// caps and averages deviations in z-score units, which a core whose
 	// deviation is on another scale (sr's saliency ratio) does not have.
@@ -64,6 +70,7 @@ type config struct {
 	lkSkewed  bool
 	debN      int
 	debM      int
+	counts    bool  // may score count-like series' square root
 	absorbMs  int64 // < 0: never absorb
 	holdMs    int64 // < 0: no hold-off
 }
@@ -74,7 +81,7 @@ func resolve(spec Spec, core Core) (config, error) {
 	if c, ok := core.(hinter); ok {
 		h = c.calibration()
 	}
-	c := config{dir: spec.Direction, minDev: spec.MinDeviation, floor: h.floor}
+	c := config{dir: spec.Direction, minDev: spec.MinDeviation, floor: h.floor, counts: !h.raw}
 	switch c.dir {
 	case "":
 		c.dir = Both
@@ -221,10 +228,100 @@ type detector struct {
 	hasOnset  bool  // an episode has started
 	lastOnset int64 // timestamp of the latest episode's onset
 	status    Status
+
+	counts countState
+}
+
+// Count-like series. A count's noise grows with its level (a Poisson's
+// variance is its mean), so one spread fits neither the quiet night nor
+// the busy day of a daily cycle: a burst at night hides in the day's
+// noise. The square root stabilises the variance (about 1/4 at any rate
+// of a Poisson), so the detector scores √v once the series looks like a
+// count: countDecide changes between values that are all integers in
+// [0, countMax] (a constant start, zeros say, is no evidence either way).
+// Until then it scores v; the switch restarts the model, which for a
+// counter happens in its first hundred or so samples. A value that is
+// not a count, or countPatience samples without a decision, ends the
+// test for good. Once on, the transform stays (a later fraction or
+// negative goes through the signed square root, defined everywhere).
+const (
+	countDecide   = 64
+	countPatience = 1024
+	// countMax: above this the relative Poisson noise is below 1%, other
+	// variability dominates, and the integers (bytes, say) are not
+	// counting noise.
+	countMax = 10000
+)
+
+type countState struct {
+	mode uint8  // countTentative, countOn or countOff
+	n    uint8  // changes between count-like values while tentative
+	seen uint32 // samples while tentative
+}
+
+const (
+	countTentative uint8 = iota
+	countOn
+	countOff
+)
+
+func isCount(v float64) bool { return v >= 0 && v <= countMax && v == math.Trunc(v) }
+
+// anscombeShift: √(v + 3/8) is Anscombe's form of the square root, whose
+// variance stays close to 1/4 down to small means (about 1.5), where
+// the plain root's varies.
+const anscombeShift = 3.0 / 8
+
+// signedSqrt is √(v+3/8), extended to an odd function of v+3/8 so that
+// it is defined and monotone everywhere; signedSquare inverts it.
+func signedSqrt(v float64) float64 {
+	if v += anscombeShift; v < 0 {
+		return -math.Sqrt(-v)
+	}
+	return math.Sqrt(v)
+}
+
+func signedSquare(y float64) float64 { return y*math.Abs(y) - anscombeShift }
+
+// countValue decides on the transform and returns v in the core's units.
+func (d *detector) countValue(v float64) float64 {
+	switch d.counts.mode {
+	case countOff:
+		return v
+	case countOn:
+		return signedSqrt(v)
+	}
+	if !isCount(v) || d.counts.seen >= countPatience {
+		d.counts.mode = countOff
+		return v
+	}
+	d.counts.seen++
+	// While tentative the values are the series' own, so the roughness
+	// tracker's previous value is the previous sample.
+	if d.rough.n > 0 && v != d.rough.prev {
+		d.counts.n++
+	}
+	if d.counts.n < countDecide {
+		return v
+	}
+	d.counts.mode = countOn
+	d.restart()
+	return signedSqrt(v)
+}
+
+// restart forgets what the core and the calibration learnt.
+func (d *detector) restart() {
+	d.core.Reset()
+	d.spot.reset()
+	d.lk.reset()
+	d.rough = roughness{}
+	d.runSign, d.runStart, d.runDelta = 0, 0, 0
+	d.debBits, d.debSeen = 0, 0
 }
 
 func newDetector(name string, core Core, cfg config) *detector {
 	d := &detector{name: name, core: core, cfg: cfg}
+	d.resetCounts()
 	switch cfg.mode {
 	case modeSPOT:
 		d.spot = newSpot(cfg.risk, cfg.init, cfg.floor)
@@ -241,6 +338,12 @@ var nan = math.NaN()
 
 // Observe implements Model.
 func (d *detector) Observe(ts int64, v float64) Result {
+	res := d.observe(ts, v)
+	d.countUnits(&res)
+	return res
+}
+
+func (d *detector) observe(ts int64, v float64) Result {
 	if math.IsNaN(v) || math.IsInf(v, 0) || (d.hasLast && ts <= d.lastTs) {
 		return Result{Expected: nan, Lower: nan, Upper: nan, Skipped: true, Status: d.status}
 	}
@@ -258,6 +361,8 @@ func (d *detector) Observe(ts int64, v float64) Result {
 	}
 	d.hasLast, d.lastTs = true, ts
 
+	orig := v
+	v = d.countValue(v)
 	floor := d.rough.update(v)
 	est := d.rough.apply(d.core.Update(ts, v), floor)
 	res := Result{Raw: est.Dev, Expected: est.Expected, Lower: nan, Upper: nan}
@@ -311,6 +416,9 @@ func (d *detector) Observe(ts int64, v float64) Result {
 	}
 	d.status, res.Status = Ready, Ready
 	absDev := math.Abs(v - est.Expected)
+	if d.counts.mode != countOff {
+		absDev = math.Abs(orig - signedSquare(est.Expected))
+	}
 	if d.cfg.minDev > 0 && absDev < d.cfg.minDev {
 		score = min(score, absDev/d.cfg.minDev)
 	}
@@ -333,6 +441,17 @@ func (d *detector) Observe(ts int64, v float64) Result {
 	return res
 }
 
+// countUnits turns Expected, Lower and Upper back into the series' units
+// when the detector scores the square root.
+func (d *detector) countUnits(res *Result) {
+	if d.counts.mode == countOff {
+		return
+	}
+	res.Expected = signedSquare(res.Expected)
+	res.Lower = min(signedSquare(res.Lower), res.Expected-d.cfg.minDev)
+	res.Upper = max(signedSquare(res.Upper), res.Expected+d.cfg.minDev)
+}
+
 // band fills Lower and Upper: the values that would score exactly 1.
 func (d *detector) band(res *Result, est Estimate, thr float64) {
 	if math.IsNaN(est.Scale) || math.IsNaN(est.Expected) {
@@ -342,7 +461,9 @@ func (d *detector) band(res *Result, est Estimate, thr float64) {
 	if math.IsInf(thr, 1) {
 		w = thr // the likelihood's cap: no single value scores 1
 	}
-	w = max(w, d.cfg.minDev)
+	if d.counts.mode == countOff {
+		w = max(w, d.cfg.minDev) // else in countUnits, in the series' units
+	}
 	res.Lower, res.Upper = est.Expected-w, est.Expected+w
 	switch d.cfg.dir {
 	case Up:
@@ -391,6 +512,14 @@ func (d *detector) Reset() {
 	d.runSign, d.runStart, d.runDelta = 0, 0, 0
 	d.hasOnset, d.lastOnset = false, 0
 	d.status = Warming
+	d.resetCounts()
+}
+
+func (d *detector) resetCounts() {
+	d.counts = countState{}
+	if !d.cfg.counts {
+		d.counts.mode = countOff
+	}
 }
 
 // MarshalBinary implements Model. The encoding starts with a version byte
@@ -421,6 +550,9 @@ func (d *detector) MarshalBinary() ([]byte, error) {
 	e.boolean(d.hasOnset)
 	e.i64(d.lastOnset)
 	e.u8(uint8(d.status))
+	e.u8(d.counts.mode)
+	e.u8(d.counts.n)
+	e.u32(d.counts.seen)
 	return e.b, nil
 }
 
@@ -457,6 +589,10 @@ func (d *detector) UnmarshalBinary(b []byte) error {
 	nd.hasOnset = r.boolean()
 	nd.lastOnset = r.i64()
 	nd.status = Status(r.u8())
+	nd.counts.mode, nd.counts.n, nd.counts.seen = r.u8(), r.u8(), r.u32()
+	if nd.counts.mode > countOff || int(nd.counts.n) > countDecide || nd.counts.seen > countPatience {
+		r.fail("count state")
+	}
 	if err := r.finish(); err != nil {
 		return err
 	}

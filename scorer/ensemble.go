@@ -57,7 +57,7 @@ func newEnsemble(p Params) (Core, error) {
 
 // calibration: the members are calibrated already, so 1.0 is the
 // ensemble's natural threshold.
-func (e *ensemble) calibration() calibrationHint { return calibrationHint{fixed: 1} }
+func (e *ensemble) calibration() calibrationHint { return calibrationHint{fixed: 1, raw: true} }
 
 // configure applies the spec's risk and SPOT initial length to every
 // member (New calls it).

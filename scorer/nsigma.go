@@ -45,7 +45,9 @@ func newNSigma(p Params) (Core, error) {
 	return &nsigma{n: n, warmup: warm, vals: make([]float64, size)}, nil
 }
 
-func (m *nsigma) calibration() calibrationHint { return calibrationHint{fixed: m.n, floor: zFloor} }
+func (m *nsigma) calibration() calibrationHint {
+	return calibrationHint{fixed: m.n, floor: zFloor, raw: true}
+}
 
 func (m *nsigma) Update(_ int64, v float64) Estimate {
 	est := Estimate{Expected: v, Scale: nan}

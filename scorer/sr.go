@@ -36,7 +36,9 @@ type sr struct {
 // calibration: a saliency less than twice its local mean (score 1) is
 // never anomalous, whatever the tail fit says; SPOT is the default mode,
 // since saliency ratios are not z-scores (see calibrationHint.pointwise).
-func (m *sr) calibration() calibrationHint { return calibrationHint{floor: 1, pointwise: true} }
+func (m *sr) calibration() calibrationHint {
+	return calibrationHint{floor: 1, pointwise: true, raw: true}
+}
 
 func newSR(p Params) (Core, error) {
 	n, err := p.Int("window", 16, 1024)
