@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	promconfig "github.com/prometheus/common/config"
@@ -26,6 +29,7 @@ import (
 	"github.com/anteater-dev/anteater/internal/kafka"
 	"github.com/anteater-dev/anteater/rca"
 	"github.com/anteater-dev/anteater/scorer"
+	"github.com/anteater-dev/anteater/scorer/multivariate"
 	"github.com/anteater-dev/anteater/webhook"
 )
 
@@ -156,6 +160,67 @@ type Job struct {
 	// MaxSeries caps the series this job scores; further series are
 	// dropped and counted (default 10000).
 	MaxSeries int `yaml:"max_series"`
+	// Multivariate, when set, also scores each entity's series together
+	// with a multivariate model (see Multivariate).
+	Multivariate *Multivariate `yaml:"multivariate"`
+}
+
+// Defaults of a job's multivariate block.
+const (
+	DefaultMultivariateTrainWindow  = Duration(24 * time.Hour)
+	DefaultMultivariateRetrainEvery = Duration(24 * time.Hour)
+	DefaultMultivariateMinRows      = 200
+	DefaultMultivariateTopK         = 5
+)
+
+// Multivariate configures a job's per-entity multivariate models: each
+// entity's series, sorted by their labels, are the dimensions of one row
+// per step.
+type Multivariate struct {
+	// Model is a multivariate model or "+"-joined ensemble (default
+	// multivariate.DefaultModel).
+	Model string `yaml:"model"`
+	// Params are the model's parameters.
+	Params map[string]string `yaml:"params"`
+	// TrainWindow is the look-back of rows a fit uses (default 24h).
+	TrainWindow Duration `yaml:"train_window"`
+	// RetrainEvery refits after this much sample time (default 24h).
+	RetrainEvery Duration `yaml:"retrain_every"`
+	// MinRows is how many rows the first fit needs (default 200, at
+	// least 10).
+	MinRows int `yaml:"min_rows"`
+	// TopK is how many of the largest contributions are exposed per
+	// entity (default 5).
+	TopK int `yaml:"top_k"`
+}
+
+// checkParams refuses parameters no member of the model has: an
+// ensemble ignores bare keys its members do not know, which would hide a
+// typo.
+func (m *Multivariate) checkParams() error {
+	has := map[string]bool{}
+	for spec := range strings.SplitSeq(m.Model, "+") {
+		spec = strings.TrimSpace(spec)
+		name, _, _ := strings.Cut(spec, "@")
+		_, ps, err := multivariate.Describe(name)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			has[p.Name], has[name+"."+p.Name], has[spec+"."+p.Name] = true, true, true
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.Params)) {
+		if !has[k] {
+			return fmt.Errorf("no member of %s has parameter %q", m.Model, k)
+		}
+	}
+	return nil
+}
+
+// Detector returns the detector configuration of the block.
+func (m *Multivariate) Detector() multivariate.Config {
+	return multivariate.Config{Model: m.Model, Params: m.Params}
 }
 
 // IsEnabled reports whether the job runs.
@@ -443,6 +508,23 @@ func (c *Config) complete() error {
 		if j.MaxSeries == 0 {
 			j.MaxSeries = DefaultMaxSeries
 		}
+		if m := j.Multivariate; m != nil {
+			if m.Model == "" {
+				m.Model = multivariate.DefaultModel
+			}
+			if m.TrainWindow == 0 {
+				m.TrainWindow = DefaultMultivariateTrainWindow
+			}
+			if m.RetrainEvery == 0 {
+				m.RetrainEvery = DefaultMultivariateRetrainEvery
+			}
+			if m.MinRows == 0 {
+				m.MinRows = DefaultMultivariateMinRows
+			}
+			if m.TopK == 0 {
+				m.TopK = DefaultMultivariateTopK
+			}
+		}
 	}
 	return c.Validate()
 }
@@ -586,6 +668,40 @@ func (j *Job) validate(c *Config, i int) error {
 	}
 	if j.EventType == "" {
 		return invalid(f("event_type"), "required")
+	}
+	if j.Multivariate != nil {
+		return j.Multivariate.validate(c, j, f)
+	}
+	return nil
+}
+
+func (m *Multivariate) validate(c *Config, j *Job, f func(string) string) error {
+	for k, l := range j.EntityLabels {
+		switch l {
+		case "anteater_job", "metric", "series":
+			return invalid(f(fmt.Sprintf("entity_labels[%d]", k)), "%q is a label of the multivariate metrics", l)
+		}
+	}
+	if _, err := multivariate.NewDetector(m.Detector()); err != nil {
+		return invalid(f("multivariate.model"), "%v", err)
+	}
+	if err := m.checkParams(); err != nil {
+		return invalid(f("multivariate.params"), "%v", err)
+	}
+	rows := int64(m.TrainWindow) / int64(c.Step)
+	switch {
+	case m.MinRows < 10:
+		return invalid(f("multivariate.min_rows"), "%d is below 10", m.MinRows)
+	case m.TrainWindow <= 0:
+		return invalid(f("multivariate.train_window"), "must be positive")
+	case rows < int64(m.MinRows):
+		return invalid(f("multivariate.train_window"), "%s holds %d steps of %s, fewer than min_rows %d", m.TrainWindow, rows, c.Step, m.MinRows)
+	case rows > 1_000_000:
+		return invalid(f("multivariate.train_window"), "%s holds %d steps of %s, more than 1000000", m.TrainWindow, rows, c.Step)
+	case m.RetrainEvery < c.Step:
+		return invalid(f("multivariate.retrain_every"), "%s is shorter than step %s", m.RetrainEvery, c.Step)
+	case m.TopK < 0:
+		return invalid(f("multivariate.top_k"), "must not be negative")
 	}
 	return nil
 }

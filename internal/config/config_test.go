@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/anteater-dev/anteater/rca"
+	"github.com/anteater-dev/anteater/scorer/multivariate"
 	"github.com/anteater-dev/anteater/webhook"
 )
 
@@ -77,6 +78,21 @@ jobs:
 	require.Equal(t, 2, j.Spec.Debounce.N)
 	require.False(t, j.IsEnabled())
 	require.Equal(t, 7, j.MaxSeries)
+	require.Nil(t, j.Multivariate, "no multivariate block, no multivariate model")
+}
+
+func TestMultivariateDefaults(t *testing.T) {
+	c, err := Load([]byte("source: {url: http://127.0.0.1:9090}\njobs:\n  - name: j\n    query: up\n    multivariate: {}\n"), "")
+	require.NoError(t, err)
+	m := c.Jobs[0].Multivariate
+	require.NotNil(t, m)
+	require.Equal(t, Multivariate{
+		Model:        multivariate.DefaultModel,
+		TrainWindow:  DefaultMultivariateTrainWindow,
+		RetrainEvery: DefaultMultivariateRetrainEvery,
+		MinRows:      DefaultMultivariateMinRows,
+		TopK:         DefaultMultivariateTopK,
+	}, *m)
 }
 
 func TestValidationErrorsNameTheField(t *testing.T) {
@@ -116,6 +132,15 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		{"unknown param", job("    model: ewma\n    params: {beta: '1'}\n"), "jobs[0](j).model"},
 		{"window", job("    window: 1s\n"), "jobs[0](j).window"},
 		{"max series", job("    max_series: -1\n"), "jobs[0](j).max_series"},
+		{"multivariate unknown field", job("    multivariate: {modle: pca}\n"), "jobs[0].multivariate.modle"},
+		{"multivariate model", job("    multivariate: {model: nosuch}\n"), "jobs[0](j).multivariate.model"},
+		{"multivariate param", job("    multivariate: {params: {nosuch: '1'}}\n"), "jobs[0](j).multivariate.params"},
+		{"multivariate model param", job("    multivariate: {model: pca, params: {nosuch: '1'}}\n"), "jobs[0](j).multivariate.model"},
+		{"multivariate min rows", job("    multivariate: {min_rows: 5}\n"), "jobs[0](j).multivariate.min_rows"},
+		{"multivariate window", job("    multivariate: {train_window: 1h}\n"), "jobs[0](j).multivariate.train_window"},
+		{"multivariate retrain", job("    multivariate: {retrain_every: 1s}\n"), "jobs[0](j).multivariate.retrain_every"},
+		{"multivariate top k", job("    multivariate: {top_k: -1}\n"), "jobs[0](j).multivariate.top_k"},
+		{"multivariate entity label", job("    entity_labels: [series]\n    multivariate: {}\n"), "jobs[0](j).entity_labels[0]"},
 		{"missing job file", "job_files: [nosuch.yml]\n", "job_files[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
