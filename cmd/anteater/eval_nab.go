@@ -30,6 +30,7 @@ func init() {
 			cmd.Flag("workers", "Files scored in parallel (0: GOMAXPROCS).").Default("0").IntVar(&o.workers)
 			cmd.Flag("tail", "Likelihood tail: gaussian or skewed (empty: the default).").StringVar(&o.tail)
 			cmd.Flag("risk", "Calibration risk (0: the default).").Float64Var(&o.risk)
+			cmd.Flag("guard-risk", "Likelihood mode's single-sample guard risk (0: the default).").Float64Var(&o.guardRisk)
 			return func(ctx context.Context) int { return evalNAB(ctx, o, os.Stdout, os.Stderr) }
 		},
 	})
@@ -38,7 +39,7 @@ func init() {
 type evalNABOptions struct {
 	data, model, out string
 	tail             string
-	risk             float64
+	risk, guardRisk  float64
 	params           map[string]string
 	json             bool
 	workers          int
@@ -75,7 +76,7 @@ func (d nabDetector) ObserveAll(ts int64, v float64, out []float64) {
 
 func evalNAB(ctx context.Context, o *evalNABOptions, stdout, stderr io.Writer) int {
 	logger := promslog.New(&promslog.Config{Writer: stderr}).With("component", "eval-nab")
-	spec := scorer.Spec{Model: o.model, Params: o.params, Threshold: scorer.ThresholdSpec{Tail: o.tail, Risk: o.risk}}
+	spec := scorer.Spec{Model: o.model, Params: o.params, Threshold: scorer.ThresholdSpec{Tail: o.tail, Risk: o.risk, GuardRisk: o.guardRisk}}
 	if _, err := scorer.New(spec); err != nil {
 		fmt.Fprintln(stderr, "anteater:", err)
 		return 2
