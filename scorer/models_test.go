@@ -130,7 +130,8 @@ func TestModelsDetect(t *testing.T) {
 // to the right, so chance runs of moderately large values (|z| ≈ 2 for
 // five rows) pass the threshold more often than the risk says; its
 // episodes are bounded here at 2 per 3000 rows, with the default
-// hold-off (4h = 240 rows).
+// hold-off (4h = 240 rows). ThresholdSpec.Tail "skewed" corrects for the
+// skew (see TestChanceEpisodes).
 func falseEpisodes(spec Spec) int {
 	core, err := newCore(spec.Model, spec.Params)
 	if err != nil {
