@@ -94,6 +94,10 @@ type job struct {
 	created       []*series
 	droppedLogged bool
 	lastSave      time.Time
+	// mv scores the entities with multivariate models (nil without a
+	// multivariate block); mvbf is its backfill scratch.
+	mv   *mvJob
+	mvbf []work
 
 	snap  atomic.Pointer[jobSnapshot]
 	ready atomic.Bool
@@ -117,6 +121,9 @@ func newJob(set jobSettings, e *Exporter, src *source) *job {
 		collide:  map[string]*series{},
 		ignored:  map[model.Fingerprint]ignored{},
 	}
+	if set.cfg.Multivariate != nil {
+		j.mv = newMVJob(&j.set, j.logger, e.m)
+	}
 	e.m.initJob(j.name)
 	j.snap.Store(&jobSnapshot{set: &j.set})
 	return j
@@ -131,6 +138,7 @@ func (j *job) start(ctx context.Context) {
 // stop ends the job and waits until its state is saved.
 func (j *job) stop() {
 	if j.cancel == nil {
+		j.mv.close()
 		return
 	}
 	j.cancel()
@@ -139,6 +147,7 @@ func (j *job) stop() {
 
 func (j *job) run(ctx context.Context) {
 	defer close(j.done)
+	defer j.mv.close()
 	if j.st != nil {
 		if h, end, ok := j.st.jobMeta(j.name); ok && h == j.set.specHash {
 			j.lastEnd = end
@@ -215,7 +224,7 @@ func (j *job) cycle(ctx context.Context) error {
 		return nil
 	}
 	err := j.src.fetch(ctx, j.set.cfg.Query, start, end, j.set.step, len(j.order),
-		func(_, _ int64, mat model.Matrix) error {
+		func(chunkStart, chunkEnd int64, mat model.Matrix) error {
 			j.items, j.created = j.items[:0], j.created[:0]
 			for i := range mat {
 				s := j.resolve(mat[i].Metric, nowMs)
@@ -226,6 +235,9 @@ func (j *job) cycle(ctx context.Context) error {
 				j.items = append(j.items, work{s, mat[i].Values})
 			}
 			j.restoreCreated()
+			if len(j.created) > 0 {
+				j.mv.sync(j.order)
+			}
 			if start > lbStart {
 				j.backfill(ctx, lbStart, start-stepMs)
 			}
@@ -233,6 +245,7 @@ func (j *job) cycle(ctx context.Context) error {
 				s.fresh = false
 			}
 			j.score(j.items)
+			j.mv.feed(j.items, chunkStart, chunkEnd, false)
 			clear(j.items)
 			return nil
 		})
@@ -240,7 +253,12 @@ func (j *job) cycle(ctx context.Context) error {
 		return err
 	}
 	j.lastEnd = end
+	before := len(j.order)
 	j.prune(nowMs)
+	if len(j.order) != before {
+		j.mv.sync(j.order)
+	}
+	j.mv.finish(ctx)
 	j.m.seriesTracked.WithLabelValues(j.name).Set(float64(len(j.order)))
 	return nil
 }
@@ -342,11 +360,12 @@ func (j *job) backfill(ctx context.Context, from, to int64) {
 			n++
 		}
 	}
-	if n == 0 || from > to {
+	if n == 0 && !j.mv.needsHistory() || from > to {
 		return
 	}
+	defer j.mv.historyDone()
 	err := j.src.fetch(ctx, j.set.cfg.Query, from, to, j.set.step, len(j.order),
-		func(_, _ int64, mat model.Matrix) error {
+		func(chunkStart, chunkEnd int64, mat model.Matrix) error {
 			j.bf = j.bf[:0]
 			for i := range mat {
 				if s := j.lookup(mat[i].Metric); s != nil && s.fresh {
@@ -355,6 +374,9 @@ func (j *job) backfill(ctx context.Context, from, to int64) {
 			}
 			j.score(j.bf)
 			clear(j.bf)
+			j.mvbf = j.mv.history(j, mat, j.mvbf[:0])
+			j.mv.feed(j.mvbf, chunkStart, chunkEnd, true)
+			clear(j.mvbf)
 			return nil
 		})
 	if err != nil {
@@ -449,5 +471,6 @@ func (j *job) publish() {
 			snap.entities[k].score = v.score
 		}
 	}
+	snap.mv = j.mv.snapshot()
 	j.snap.Store(snap)
 }

@@ -64,7 +64,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"result"}),
 		modelRetrains: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "anteater_model_retrains_total",
-			Help: "Models trained from history (cold start of a new series), by result.",
+			Help: "Models trained: cold starts of new series from history and multivariate entity fits, by result.",
 		}, []string{"result"}),
 		stateRestored: f.NewCounter(prometheus.CounterOpts{
 			Name: "anteater_state_series_restored_total",

@@ -22,6 +22,7 @@ type jobSnapshot struct {
 	set      *jobSettings
 	series   []seriesValue // sorted by labels
 	entities []entityValue
+	mv       []mvValue // multivariate entities, sorted by entity
 }
 
 // seriesValue is a series' published state. s is only read for its
@@ -181,6 +182,7 @@ func (e *Exporter) Gather() ([]*dto.MetricFamily, error) {
 			out = append(out, f.mf)
 		}
 	}
+	out = append(out, mvFamilies(snaps)...)
 	return out, nil
 }
 
