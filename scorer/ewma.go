@@ -7,7 +7,7 @@ func init() {
 		Description: "Exponentially weighted mean and variance; the deviation is the z-score of the sample " +
 			"against them. By default every sample is learnt as is, so after a burst the variance stays " +
 			"raised for a while and the burst alerts once rather than for every point (what NAB rewards); " +
-			"set clip to winsorise updates so one spike does not mask the next. The default model.",
+			"set clip to winsorise updates so one spike does not mask the next.",
 		Warmup: "`warmup` samples (default 16), then threshold.init samples (default 128) for SPOT.",
 		State:  "about 400 bytes with SPOT.",
 		Params: []ParamDoc{
