@@ -63,6 +63,7 @@ jobs:
   - name: load
     query: node_load1
     entity_labels: [machine_id]
+    multivariate: {min_rows: 10, train_window: 10m}
 `, src.URL, filepath.Join(dir, "state"))
 	if err := os.WriteFile(cfgFile, []byte(yml), 0o600); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)

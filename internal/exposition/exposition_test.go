@@ -43,5 +43,18 @@ func TestBuild(t *testing.T) {
 	}
 	require.Equal(t, map[string]string{"anteater_job": "load", "metric": "node_load1", "instance": "n0:9100", "job": "node", "machine_id": "m0"}, labels)
 	require.Len(t, parsed["anteater_entity_anomaly_score"].GetMetric(), 2)
+	// The job's multivariate models fit on the look-back in the first
+	// cycle: one per machine, each with its one series as the only
+	// dimension.
+	require.Len(t, parsed["anteater_multivariate_score"].GetMetric(), 2)
+	require.Len(t, parsed["anteater_multivariate_contribution"].GetMetric(), 2)
+	for _, m := range parsed["anteater_multivariate_warming"].GetMetric() {
+		require.Equal(t, 0.0, m.GetGauge().GetValue())
+	}
+	labels = map[string]string{}
+	for _, lp := range parsed["anteater_multivariate_contribution"].GetMetric()[0].GetLabel() {
+		labels[lp.GetName()] = lp.GetValue()
+	}
+	require.Equal(t, map[string]string{"anteater_job": "load", "machine_id": "m0", "metric": "node_load1", "series": "node_load1{instance=n0:9100,job=node}"}, labels)
 	require.Equal(t, 1.0, parsed["anteater_cycles_total"].GetMetric()[1].GetCounter().GetValue(), "one successful cycle")
 }
