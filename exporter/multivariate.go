@@ -123,11 +123,13 @@ func (mv *mvJob) sync(order []*series) {
 	for _, s := range order {
 		groups[s.entity] = append(groups[s.entity], s)
 	}
-	for key, e := range mv.byKey {
-		dims := groups[key]
+	for _, dims := range groups {
 		slices.SortFunc(dims, func(a, b *series) int { return compareLabels(a.labels, b.labels) })
-		if !slices.Equal(dims, e.dims) {
+	}
+	for key, e := range mv.byKey {
+		if !slices.Equal(groups[key], e.dims) {
 			e.cancel()
+			mv.countFits(e)
 			delete(mv.byKey, key)
 		}
 	}
@@ -370,6 +372,15 @@ func (mv *mvJob) finish(ctx context.Context) {
 	}
 }
 
+// countFits counts the entity's background fits finished since the last
+// count.
+func (mv *mvJob) countFits(e *mvEntity) {
+	f, x := e.tr.Fits(), e.tr.Failures()
+	mv.m.modelRetrains.WithLabelValues("success").Add(float64(f - e.seenFits))
+	mv.m.modelRetrains.WithLabelValues("failure").Add(float64(x - e.seenFails))
+	e.seenFits, e.seenFails = f, x
+}
+
 // mvValue is an entity's published multivariate state.
 type mvValue struct {
 	values  []string // entity label values, in sortedEntity order
@@ -392,10 +403,7 @@ func (mv *mvJob) snapshot() []mvValue {
 	}
 	out := make([]mvValue, len(mv.list))
 	for i, e := range mv.list {
-		f, x := e.tr.Fits(), e.tr.Failures()
-		mv.m.modelRetrains.WithLabelValues("success").Add(float64(f - e.seenFits))
-		mv.m.modelRetrains.WithLabelValues("failure").Add(float64(x - e.seenFails))
-		e.seenFits, e.seenFails = f, x
+		mv.countFits(e)
 
 		v := &out[i]
 		v.values, v.warming = e.values, !e.fitted

@@ -55,7 +55,8 @@ func labelMap(m *dto.Metric) map[string]string {
 
 func TestMultivariateScoresAndRetrains(t *testing.T) {
 	var broken atomic.Int64
-	f := newFakeAPI(5, mvLabels)
+	// The query returns the dimensions in reverse order.
+	f := newFakeAPI(5, func(i int) string { return mvLabels(4 - i) })
 	f.value = mvValues(&broken)
 	d := newDriven(t, startFake(t, f), "",
 		"lookback: 6h\njobs: [{name: mv, query: node_mv, model: ewma, multivariate: {min_rows: 200, train_window: 24h, retrain_every: 1h, top_k: 3}}]\n", Options{})
