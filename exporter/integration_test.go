@@ -288,6 +288,8 @@ func TestAgainstRealPrometheus(t *testing.T) {
 	})
 
 	t.Run("spike and level shift pass 1 within two cycles", func(t *testing.T) {
+		require.Zero(t, lookup(a, 0).Anomalous, "no anomalous point before the injection")
+		require.Zero(t, lookup(a, 1).Anomalous, "no anomalous point before the injection")
 		at := time.Now().Unix() + 1
 		sig.spikeAt.Store(at)
 		sig.shiftAt.Store(at)
@@ -301,24 +303,26 @@ func TestAgainstRealPrometheus(t *testing.T) {
 		var spikeSeen, shiftSeen time.Duration
 		for time.Now().Before(wallCap) && (spikeSeen == 0 || shiftSeen == 0) &&
 			(lookup(a, 0).Timestamp.Before(horizon) || lookup(a, 1).Timestamp.Before(horizon)) {
-			if s := lookup(a, 0).Score; s > spikeMax {
-				spikeMax = s
-				if s > 1 && spikeSeen == 0 {
-					spikeSeen = time.Since(injected)
+			// A cycle that caught up on two points shows only the last
+			// one's score; the window's anomalous-point count sees them
+			// all, so a point above 1 within the horizon counts too.
+			see := func(i int, best *float64, seen *time.Duration) {
+				s := lookup(a, i)
+				if s.Score > *best {
+					*best = s.Score
+				}
+				if *seen == 0 && (s.Score > 1 || s.Anomalous > 0 && !s.Timestamp.After(horizon)) {
+					*seen = time.Since(injected)
 				}
 			}
-			if s := lookup(a, 1).Score; s > shiftMax {
-				shiftMax = s
-				if s > 1 && shiftSeen == 0 {
-					shiftSeen = time.Since(injected)
-				}
-			}
+			see(0, &spikeMax, &spikeSeen)
+			see(1, &shiftMax, &shiftSeen)
 			watchClean()
 			time.Sleep(20 * time.Millisecond)
 		}
 		t.Logf("spike score %.2f after %s, shift score %.2f after %s, clean max %.2f", spikeMax, spikeSeen, shiftMax, shiftSeen, maxClean)
-		require.Greater(t, spikeMax, 1.0, "spike not detected in time")
-		require.Greater(t, shiftMax, 1.0, "level shift not detected in time")
+		require.NotZero(t, spikeSeen, "spike not detected in time (max score seen %.2f)", spikeMax)
+		require.NotZero(t, shiftSeen, "level shift not detected in time (max score seen %.2f)", shiftMax)
 		require.Less(t, maxClean, 1.0, "a clean series scored above 1")
 
 		require.Eventually(t, func() bool { return lookup(a, 0).Anomalous > 0 }, 3*time.Second, 50*time.Millisecond)
