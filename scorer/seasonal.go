@@ -210,18 +210,22 @@ func (p *profile) centre() float64 {
 
 // fit is one competing forecast's own state: its level and its EW mean
 // absolute error (the spread when it is chosen).
+//
+// The counts are int32 and saturate (see track): past 1/alpha ≤ 1e6
+// samples they no longer change a result, and 48 bytes per fit keep the
+// model within its allocation size class.
 type fit struct {
-	level  float64
-	err    float64
-	cmp    float64 // err, learnt only outside the chosen fit's anomalies
-	since  int64   // profile fits: when the profile had seen its period, 0 before
-	scored int     // errors learnt
-	cmpN   int     // errors learnt into cmp (since since, for profile fits)
-	// run counts consecutive residuals beyond the winsorising limit with
-	// one sign (negative counts: below); off is their recent mean.
-	run int32
-	off float64
+	level float64
+	err   float64
+	cmp   float64 // err, learnt only outside the chosen fit's anomalies
+	// off is the recent mean of the current run (seasonal.runs).
+	off    float64
+	scored int32 // errors learnt
+	cmpN   int32 // errors learnt into cmp (since seasonal.since, for profile fits)
 }
+
+// maxCount is where fit's counts saturate.
+const maxCount = math.MaxInt32
 
 // rivalAbsorb is how many consecutive residuals beyond ±clip spreads of
 // one sign make a fit that is not the chosen one take the new level. The
@@ -231,41 +235,47 @@ type fit struct {
 // the competition for thousands of samples.
 const rivalAbsorb = 12
 
-// absorb counts r, the raw residual, against the limit lim and moves the
-// level once a run lasts rivalAbsorb samples.
-func (f *fit) absorb(r, lim float64) {
+// absorb counts r, the raw residual, against the limit lim in *run, the
+// fit's count of consecutive residuals beyond the limit with one sign
+// (negative counts: below), and moves the level once a run lasts
+// rivalAbsorb samples.
+func (f *fit) absorb(run *int8, r, lim float64) {
 	switch {
 	case r > lim:
-		if f.run < 0 {
-			f.run = 0
+		if *run < 0 {
+			*run = 0
 		}
-		f.run++
+		*run++
 	case r < -lim:
-		if f.run > 0 {
-			f.run = 0
+		if *run > 0 {
+			*run = 0
 		}
-		f.run--
+		*run--
 	default:
-		f.run = 0
+		*run = 0
 		return
 	}
-	if f.run == 1 || f.run == -1 {
+	if *run == 1 || *run == -1 {
 		f.off = r
 	}
 	f.off += 0.3 * (r - f.off)
-	if f.run >= rivalAbsorb || f.run <= -rivalAbsorb {
+	if *run >= rivalAbsorb || *run <= -rivalAbsorb {
 		f.level += f.off
-		f.run = 0
+		*run = 0
 	}
 }
 
 // track learns the absolute error e: a plain mean at first, then
 // exponential with factor alpha.
 func (f *fit) track(e, alpha float64, quiet bool) {
-	f.scored++
+	if f.scored < maxCount {
+		f.scored++
+	}
 	f.err += max(alpha, 1/float64(f.scored)) * (e - f.err)
 	if quiet {
-		f.cmpN++
+		if f.cmpN < maxCount {
+			f.cmpN++
+		}
 		f.cmp += max(alpha, 1/float64(f.cmpN)) * (e - f.cmp)
 	}
 }
@@ -279,9 +289,13 @@ const (
 	nFits
 )
 
+// seasonal is laid out to fit one allocation size class at the
+// defaults, profiles included (see qbuf): 880 bytes plus the 8-byte
+// header of a large object with pointers make 888 of the 896 class. It must not be copied by
+// value, since the profiles may point into it.
 type seasonal struct {
 	alpha, gamma, clip float64
-	warmup             int
+	warmup             int32
 	auto               bool
 
 	n      int
@@ -297,9 +311,31 @@ type seasonal struct {
 	// centred has bit 0 set once the main profile's mean went into its
 	// level after its first period, bit 1 the same for the weekly one.
 	centred uint8
-	fits    [nFits]fit
-	main    profile // the period's profile (daily for auto)
-	week    profile // auto only: weekly profile, a rival of main
+	// runs are the fits' runs of residuals beyond their limits (absorb).
+	runs [nFits]int8
+	fits [nFits]fit
+	// since is when each profile fit's profile had seen its period, 0
+	// before (see sinceOf).
+	since [nFits - fitMain]int64
+	main  profile // the period's profile (daily for auto)
+	week  profile // auto only: weekly profile, a rival of main
+	// qbuf holds the profiles' points when they fit (the defaults do):
+	// one allocation per series rather than three, with no size-class
+	// rounding of each.
+	qbuf [inlinePoints]int16
+}
+
+// inlinePoints is qbuf's size: auto's default daily profile and its
+// weekly one.
+const inlinePoints = 96 + weekPoints
+
+// sinceOf is when fit k's profile had seen its period: 0 before, and
+// always for the level fits, which have none.
+func (m *seasonal) sinceOf(k int) int64 {
+	if k < fitMain {
+		return 0
+	}
+	return m.since[k-fitMain]
 }
 
 // calibration: see zFloor.
@@ -329,13 +365,21 @@ func newSeasonal(p Params) (Core, error) {
 	if m.clip, err = p.Float("clip", 0, 1e6); err != nil {
 		return nil, err
 	}
-	if m.warmup, err = p.Int("warmup", 2, 1<<20); err != nil {
+	warmup, err := p.Int("warmup", 2, 1<<20)
+	if err != nil {
 		return nil, err
 	}
-	m.main = profile{periodMs: period.Milliseconds(), q: make([]int16, slots)}
+	m.warmup = int32(warmup)
+	buf := m.qbuf[:]
 	if m.auto {
-		m.week = profile{periodMs: week, q: make([]int16, weekPoints)}
+		m.week = profile{periodMs: week, q: buf[:weekPoints:weekPoints]}
+		buf = buf[weekPoints:]
 	}
+	q := buf[:min(slots, len(buf)):min(slots, len(buf))]
+	if len(q) < slots {
+		q = make([]int16, slots)
+	}
+	m.main = profile{periodMs: period.Milliseconds(), q: q}
 	m.Reset()
 	return m, nil
 }
@@ -344,6 +388,8 @@ func (m *seasonal) Reset() {
 	m.n, m.first, m.last, m.stepMs, m.spread = 0, 0, 0, 0, 0
 	m.chosen, m.centred = fitFlat, 0
 	m.fits = [nFits]fit{}
+	m.runs = [nFits]int8{}
+	m.since = [nFits - fitMain]int64{}
 	m.main.reset()
 	m.week.reset()
 }
@@ -353,7 +399,7 @@ func (m *seasonal) Reset() {
 // the weekly one). A fixed period is the user's choice: its fit replaces
 // the slow level as soon as it has seen a period, and nothing competes.
 func (m *seasonal) eligible(c int, ts int64) bool {
-	f := &m.fits[c]
+	since := m.sinceOf(c)
 	switch c {
 	case fitFlat:
 		return true
@@ -361,11 +407,11 @@ func (m *seasonal) eligible(c int, ts int64) bool {
 		return m.auto
 	case fitMain:
 		if !m.auto {
-			return f.since > 0
+			return since > 0
 		}
-		return f.since > 0 && ts-f.since >= day
+		return since > 0 && ts-since >= day
 	default:
-		return m.auto && f.since > 0 && ts-f.since >= 2*day
+		return m.auto && since > 0 && ts-since >= 2*day
 	}
 }
 
@@ -433,7 +479,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 
 	// Each fit learns from its own residual, winsorised at clip of its
 	// own spread once the spreads are known.
-	winsor := m.clip > 0 && m.n > m.warmup
+	winsor := m.clip > 0 && m.n > int(m.warmup)
 	a := max(m.alpha, 1/float64(m.n))
 	mainReady := ts-m.first >= m.main.periodMs
 	weekReady := m.auto && ts-m.first >= week
@@ -471,8 +517,9 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 		r := min(max(raw, -lim[k]), lim[k])
 		// A rival absorbs its lasting shifts, once its profile (if it
 		// has one) is complete: before, the profile takes them.
-		if k != int(c) && (k == fitFlat || f.since > 0) && winsor {
-			f.absorb(raw, lim[k])
+		since := m.sinceOf(k)
+		if k != int(c) && (k == fitFlat || since > 0) && winsor {
+			f.absorb(&m.runs[k], raw, lim[k])
 		}
 		// A profile fit's error is tracked from the start, for its
 		// winsorisation, and restarts once its profile has seen a
@@ -480,8 +527,9 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 		// competition error starts afresh; the spread keeps its value
 		// as the weight of a few samples, so it is not one sample's.
 		switch {
-		case k == fitMain && mainReady && f.since == 0, k == fitWeek && weekReady && f.since == 0:
-			f.since, f.cmpN, f.scored = ts, 0, min(f.scored, errRestart)
+		case k == fitMain && mainReady && since == 0, k == fitWeek && weekReady && since == 0:
+			since = ts
+			m.since[k-fitMain], f.cmpN, f.scored = ts, 0, min(f.scored, errRestart)
 		}
 		f.track(math.Abs(r), m.alpha, quiet)
 		// A profile fit's level stays at the first value until its
@@ -492,7 +540,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 		switch {
 		case k == fitWalk:
 			f.level += max(walkAlpha, a) * r
-		case k == fitFlat, f.since > 0:
+		case k == fitFlat, since > 0:
 			f.level += a * r
 		}
 	}
@@ -531,7 +579,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 // Ready: auto scores with a level fit until a profile has seen its period;
 // a fixed period waits for one full period.
 func (m *seasonal) Ready() bool {
-	if m.n <= m.warmup {
+	if m.n <= int(m.warmup) {
 		return false
 	}
 	return m.auto || m.last-m.first >= m.main.periodMs
@@ -543,7 +591,7 @@ func (m *seasonal) Ready() bool {
 func (m *seasonal) Shift(delta float64) {
 	if m.chosen != fitWalk {
 		m.fits[m.chosen].level += delta
-		m.fits[m.chosen].run = 0
+		m.runs[m.chosen] = 0
 	}
 }
 
@@ -556,14 +604,14 @@ func (m *seasonal) AppendBinary(b []byte) ([]byte, error) {
 	e.f64(m.spread)
 	e.u8(m.chosen)
 	e.u8(m.centred)
-	for _, f := range m.fits {
+	for i, f := range m.fits {
 		e.f64(f.level)
 		e.f64(f.err)
 		e.f64(f.cmp)
-		e.i64(f.since)
+		e.i64(m.sinceOf(i))
 		e.u64(uint64(f.scored))
 		e.u64(uint64(f.cmpN))
-		e.u32(uint32(f.run))
+		e.u32(uint32(int32(m.runs[i])))
 		e.f64(f.off)
 	}
 	for _, p := range []*profile{&m.main, &m.week} {
@@ -578,14 +626,25 @@ func (m *seasonal) UnmarshalBinary(b []byte) error {
 	n, first, last, step, spread := d.u64(), d.i64(), d.i64(), d.f64(), d.f64()
 	chosen, centred := d.u8(), d.u8()
 	var fits [nFits]fit
+	var runs [nFits]int8
+	var since [nFits - fitMain]int64
 	for i := range fits {
 		fits[i].level = d.f64()
 		fits[i].err = d.f64()
 		fits[i].cmp = d.f64()
-		fits[i].since = d.i64()
-		fits[i].scored = int(d.u64())
-		fits[i].cmpN = int(d.u64())
-		fits[i].run = int32(d.u32())
+		switch s := d.i64(); {
+		case i >= fitMain:
+			since[i-fitMain] = s
+		case s != 0:
+			d.fail("seasonal level fit") // a level fit has no profile
+		}
+		fits[i].scored = int32(min(d.u64(), maxCount))
+		fits[i].cmpN = int32(min(d.u64(), maxCount))
+		run := int32(d.u32())
+		if run <= -rivalAbsorb || run >= rivalAbsorb {
+			d.fail("seasonal fit run")
+		}
+		runs[i] = int8(run)
 		fits[i].off = d.f64()
 	}
 	var units [2]float64
@@ -601,7 +660,7 @@ func (m *seasonal) UnmarshalBinary(b []byte) error {
 		return err
 	}
 	m.n, m.first, m.last, m.stepMs, m.spread = int(n), first, last, step, spread
-	m.chosen, m.centred, m.fits = chosen, centred, fits
+	m.chosen, m.centred, m.fits, m.runs, m.since = chosen, centred, fits, runs, since
 	for i, p := range []*profile{&m.main, &m.week} {
 		p.setUnit(units[i])
 		copy(p.q, qs[i])
