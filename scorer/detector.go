@@ -205,31 +205,48 @@ func resolveLikelihood(c *config, th ThresholdSpec) error {
 	return nil
 }
 
-// detector is the Model New returns: a core plus calibration.
+// detector is the Model New returns: a core plus calibration. One lives
+// per series, so its fields are ordered and sized to keep it within the
+// 480-byte allocation size class.
 type detector struct {
 	name  string
 	core  Core
-	cfg   config
+	cfg   detectorConfig
 	spot  spot
 	lk    likelihood
 	rough roughness
 
-	hasLast bool
-	lastTs  int64
-	stepMs  float64 // smoothed sampling step, for gap detection
+	lastTs int64
+	stepMs float64 // smoothed sampling step, for gap detection
 
 	debBits uint64 // 1 bits: samples above threshold, newest in bit 0
-	debSeen int    // samples in the debounce window so far
 
-	runSign  int8    // sign of the current anomalous run, 0 when none
 	runStart int64   // first timestamp of the run
 	runDelta float64 // recent offset of the values from Expected
 
-	hasOnset  bool  // an episode has started
 	lastOnset int64 // timestamp of the latest episode's onset
-	status    Status
 
 	counts countState
+
+	hasLast  bool
+	debSeen  uint8 // samples in the debounce window so far
+	runSign  int8  // sign of the current anomalous run, 0 when none
+	hasOnset bool  // an episode has started
+	status   Status
+}
+
+// detectorConfig is the part of config the detector reads after New:
+// the rest is in its spot and likelihood.
+type detectorConfig struct {
+	minDev    float64
+	threshold float64 // fixed mode
+	absorbMs  int64   // < 0: never absorb
+	holdMs    int64   // < 0: no hold-off
+	dir       Direction
+	mode      uint8
+	debN      uint8
+	debM      uint8
+	counts    bool // may score count-like series' square root
 }
 
 // Count-like series. A count's noise grows with its level (a Poisson's
@@ -320,7 +337,10 @@ func (d *detector) restart() {
 }
 
 func newDetector(name string, core Core, cfg config) *detector {
-	d := &detector{name: name, core: core, cfg: cfg}
+	d := &detector{name: name, core: core, cfg: detectorConfig{
+		minDev: cfg.minDev, threshold: cfg.threshold, absorbMs: cfg.absorbMs, holdMs: cfg.holdMs,
+		dir: cfg.dir, mode: uint8(cfg.mode), debN: uint8(cfg.debN), debM: uint8(cfg.debM), counts: cfg.counts,
+	}}
 	d.resetCounts()
 	switch cfg.mode {
 	case modeSPOT:
@@ -431,7 +451,7 @@ func (d *detector) observe(ts int64, v float64) Result {
 	if d.cfg.debM == 64 {
 		mask = ^uint64(0)
 	}
-	res.Anomalous = bits.OnesCount64(d.debBits&mask) >= d.cfg.debN
+	res.Anomalous = bits.OnesCount64(d.debBits&mask) >= int(d.cfg.debN)
 	res.Held = d.hasOnset && d.cfg.holdMs > 0 && ts-d.lastOnset < d.cfg.holdMs
 	if res.Anomalous && !res.Held {
 		res.Onset = true
@@ -543,7 +563,7 @@ func (d *detector) MarshalBinary() ([]byte, error) {
 	e.i64(d.lastTs)
 	e.f64(d.stepMs)
 	e.u64(d.debBits)
-	e.u8(uint8(d.debSeen))
+	e.u8(d.debSeen)
 	e.u8(uint8(d.runSign))
 	e.i64(d.runStart)
 	e.f64(d.runDelta)
@@ -582,7 +602,7 @@ func (d *detector) UnmarshalBinary(b []byte) error {
 	nd.lastTs = r.i64()
 	nd.stepMs = r.f64()
 	nd.debBits = r.u64()
-	nd.debSeen = int(r.u8())
+	nd.debSeen = r.u8()
 	nd.runSign = int8(r.u8())
 	nd.runStart = r.i64()
 	nd.runDelta = r.f64()

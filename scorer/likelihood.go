@@ -50,8 +50,10 @@ const (
 // surprising than it usually is, which a lasting change (level shift, a
 // burst, a new noise level, a broken pattern) does for several samples in
 // a row while an isolated noisy sample does not.
+//
+// The counters are narrow (window ≤ maxLikelihoodWindow, init ≤ 1<<20)
+// since one likelihood lives in every series' detector.
 type likelihood struct {
-	window  int
 	alpha   float64
 	cap     float64
 	logRisk float64 // ln(risk) < 0
@@ -60,22 +62,23 @@ type likelihood struct {
 	skew float64
 	// zThr is the standardised average whose tail is risk.
 	zThr float64
-	init int
 
 	// ring holds the last window capped deviations as float32: they lie
 	// in [0, cap], where 24 bits of mantissa are plenty, and the ring is
 	// most of the likelihood's resident size.
 	ring   []float32
 	sum    float64 // of ring, kept incrementally, recomputed each wrap
-	head   int
-	k      int // values in ring
-	n      int // averages learnt
+	n      int     // averages learnt
 	mu, vr float64
+	init   int32
+	window uint8
+	head   uint8
+	k      uint8 // values in ring
 }
 
 func newLikelihood(risk float64, init, window, memory int, capDev float64, skewed bool) likelihood {
 	l := likelihood{
-		window: window, alpha: 1 / float64(memory), cap: capDev, init: init,
+		window: uint8(window), alpha: 1 / float64(memory), cap: capDev, init: int32(init),
 		logRisk: math.Log(risk), ring: make([]float32, window),
 	}
 	z := math.Sqrt2 * math.Erfinv(1-2*risk)
@@ -91,7 +94,7 @@ func (l *likelihood) reset() {
 	l.sum, l.head, l.k, l.n, l.mu, l.vr = 0, 0, 0, 0, 0, 0
 }
 
-func (l *likelihood) ready() bool { return l.n >= l.init }
+func (l *likelihood) ready() bool { return l.n >= int(l.init) }
 
 // observe scores the deviation mag ≥ 0 and learns it. thr is the
 // deviation that would have scored exactly 1 (+Inf when the cap makes 1
@@ -160,8 +163,8 @@ func (l *likelihood) encode(e *enc) {
 }
 
 func (l *likelihood) decode(d *dec) {
-	l.head = int(d.u8())
-	l.k = int(d.u8())
+	l.head = d.u8()
+	l.k = d.u8()
 	l.n = int(d.u64())
 	l.mu = d.f64()
 	l.vr = d.f64()
@@ -171,7 +174,7 @@ func (l *likelihood) decode(d *dec) {
 	}
 	clear(l.ring)
 	l.sum = 0
-	for i := range l.k {
+	for i := range int(l.k) {
 		l.ring[i] = math.Float32frombits(d.u32())
 		l.sum += float64(l.ring[i])
 	}

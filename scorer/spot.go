@@ -30,20 +30,23 @@ const spotDecay = 1 - 1.0/10000
 // because it refits in O(peaks) with no iteration, which keeps the
 // per-sample cost within budget; with at most 32 peaks the two differ
 // little.
+//
+// Its counters are narrow (init is at most 1<<20, the others at most
+// spotPeaks) since one spot lives in every series' detector.
 type spot struct {
 	risk  float64
-	init  int // samples before the first threshold
-	k     int // values kept during the initial step
 	floor float64
-
-	seen  int // samples seen during the initial step
-	ready bool
 	t     float64
 	n, nt float64
-	np    int                // peaks stored
-	head  int                // next ring slot once ready
-	peaks [spotPeaks]float32 // excesses; float32 halves SPOT's size
 	zq    float64
+	peaks [spotPeaks]float32 // excesses; float32 halves SPOT's size
+
+	init  int32 // samples before the first threshold
+	seen  int32 // samples seen during the initial step
+	k     uint8 // values kept during the initial step
+	np    uint8 // peaks stored
+	head  uint8 // next ring slot once ready
+	ready bool
 }
 
 func newSpot(risk float64, init int, floor float64) spot {
@@ -51,7 +54,7 @@ func newSpot(risk float64, init int, floor float64) spot {
 	if k > init {
 		k = init
 	}
-	return spot{risk: risk, init: init, k: k, floor: floor}
+	return spot{risk: risk, init: int32(init), k: uint8(k), floor: floor}
 }
 
 func (s *spot) reset() {
@@ -89,7 +92,7 @@ func (s *spot) initial(x float64) {
 	s.seen++
 	switch {
 	case s.np < s.k:
-		i := s.np
+		i := int(s.np)
 		for i > 0 && float64(s.peaks[i-1]) > x {
 			s.peaks[i] = s.peaks[i-1]
 			i--
@@ -98,7 +101,7 @@ func (s *spot) initial(x float64) {
 		s.np++
 	case x > float64(s.peaks[0]):
 		i := 0
-		for i+1 < s.np && float64(s.peaks[i+1]) < x {
+		for i+1 < int(s.np) && float64(s.peaks[i+1]) < x {
 			s.peaks[i] = s.peaks[i+1]
 			i++
 		}
@@ -108,11 +111,11 @@ func (s *spot) initial(x float64) {
 		return
 	}
 	s.t = float64(s.peaks[0])
-	for i := 1; i < s.np; i++ {
+	for i := 1; i < int(s.np); i++ {
 		s.peaks[i-1] = float32(float64(s.peaks[i]) - s.t)
 	}
 	s.np--
-	for i := s.np; i < spotPeaks; i++ {
+	for i := int(s.np); i < spotPeaks; i++ {
 		s.peaks[i] = 0
 	}
 	s.head = s.np % spotPeaks
@@ -179,19 +182,23 @@ func (s *spot) encode(e *enc) {
 }
 
 func (s *spot) decode(d *dec) {
-	s.seen = int(d.u32())
+	seen := d.u32()
+	if seen > math.MaxInt32 {
+		d.fail("spot count")
+	}
+	s.seen = int32(seen)
 	s.ready = d.boolean()
 	s.t = d.f64()
 	s.n = d.f64()
 	s.nt = d.f64()
-	s.np = int(d.u8())
-	s.head = int(d.u8())
+	s.np = d.u8()
+	s.head = d.u8()
 	if s.np > spotPeaks || s.head >= spotPeaks {
 		d.fail("spot peaks")
 		return
 	}
 	s.peaks = [spotPeaks]float32{}
-	for i := range s.np {
+	for i := range int(s.np) {
 		s.peaks[i] = math.Float32frombits(d.u32())
 	}
 	s.zq = d.f64()
