@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync"
 	"time"
 )
 
@@ -206,12 +207,12 @@ func resolveLikelihood(c *config, th ThresholdSpec) error {
 }
 
 // detector is the Model New returns: a core plus calibration. One lives
-// per series, so its fields are ordered and sized to keep it within the
-// 480-byte allocation size class.
+// per series, so it holds only what the series learnt, its fields
+// ordered and sized to keep it small; the settings, the same for every
+// series of a spec, are shared (internParams).
 type detector struct {
-	name  string
+	p     *detectorParams
 	core  Core
-	cfg   detectorConfig
 	spot  spot
 	lk    likelihood
 	rough roughness
@@ -235,8 +236,43 @@ type detector struct {
 	status   Status
 }
 
+// detectorParams are a detector's settings, fixed by its Spec. They are
+// immutable once built.
+type detectorParams struct {
+	name string
+	cfg  detectorConfig
+	spot spotParams
+	lk   likelihoodParams
+}
+
+// maxInterned bounds the shared settings kept: a process builds models
+// of a few specs, but nothing should grow without bound if one builds
+// them of ever new ones.
+const maxInterned = 4096
+
+var (
+	internMu sync.Mutex
+	interned = map[detectorParams]*detectorParams{}
+)
+
+// internParams returns the shared copy of p: series of one spec share
+// their settings, which are a fair part of a small model's size.
+func internParams(p detectorParams) *detectorParams {
+	internMu.Lock()
+	defer internMu.Unlock()
+	if q, ok := interned[p]; ok {
+		return q
+	}
+	q := new(detectorParams) // not &p: p would then escape on every call
+	*q = p
+	if len(interned) < maxInterned {
+		interned[p] = q
+	}
+	return q
+}
+
 // detectorConfig is the part of config the detector reads after New:
-// the rest is in its spot and likelihood.
+// the rest is in its spot's and likelihood's settings.
 type detectorConfig struct {
 	minDev    float64
 	threshold float64 // fixed mode
@@ -337,20 +373,24 @@ func (d *detector) restart() {
 }
 
 func newDetector(name string, core Core, cfg config) *detector {
-	d := &detector{name: name, core: core, cfg: detectorConfig{
+	p := detectorParams{name: name, cfg: detectorConfig{
 		minDev: cfg.minDev, threshold: cfg.threshold, absorbMs: cfg.absorbMs, holdMs: cfg.holdMs,
 		dir: cfg.dir, mode: uint8(cfg.mode), debN: uint8(cfg.debN), debM: uint8(cfg.debM), counts: cfg.counts,
 	}}
-	d.resetCounts()
 	switch cfg.mode {
 	case modeSPOT:
-		d.spot = newSpot(cfg.risk, cfg.init, cfg.floor)
+		p.spot = newSpotParams(cfg.risk, cfg.init, cfg.floor)
 	case modeLikelihood:
-		d.lk = newLikelihood(cfg.risk, cfg.init, cfg.lkWindow, cfg.lkMemory, cfg.lkCap, cfg.lkSkewed)
+		p.lk = newLikelihoodParams(cfg.risk, cfg.init, cfg.lkWindow, cfg.lkMemory, cfg.lkCap, cfg.lkSkewed)
 		// SPOT alongside catches the single extreme sample that the
 		// averaged likelihood dilutes (see Observe).
-		d.spot = newSpot(cfg.guardRisk, cfg.init, cfg.floor)
+		p.spot = newSpotParams(cfg.guardRisk, cfg.init, cfg.floor)
 	}
+	d := &detector{p: internParams(p), core: core}
+	if cfg.mode == modeLikelihood {
+		d.lk = newLikelihood(&d.p.lk)
+	}
+	d.resetCounts()
 	return d
 }
 
@@ -391,7 +431,7 @@ func (d *detector) observe(ts int64, v float64) Result {
 		return res
 	}
 	mag := est.Dev
-	switch d.cfg.dir {
+	switch d.p.cfg.dir {
 	case Both:
 		mag = math.Abs(mag)
 	case Down:
@@ -403,32 +443,32 @@ func (d *detector) observe(ts int64, v float64) Result {
 	}
 
 	var thr, score float64
-	switch d.cfg.mode {
+	switch d.p.cfg.mode {
 	case modeFixed:
-		thr = d.cfg.threshold
+		thr = d.p.cfg.threshold
 		score = mag / thr
 	case modeSPOT:
 		if !d.spot.ready {
-			d.spot.learn(mag)
+			d.spot.learn(&d.p.spot, mag)
 			d.status, res.Status = Warming, Warming
 			return res
 		}
 		thr = d.spot.threshold()
-		d.spot.learn(mag)
+		d.spot.learn(&d.p.spot, mag)
 		score = mag / thr
 	case modeLikelihood:
 		// The likelihood scores lasting changes; a single sample beyond
 		// SPOT's threshold at the same risk is anomalous too, whatever
 		// its neighbours (as HTM's detector adds a spatial anomaly test).
 		var ok bool
-		score, thr, ok = d.lk.observe(mag)
+		score, thr, ok = d.lk.observe(&d.p.lk, mag)
 		if !d.spot.ready || !ok {
-			d.spot.learn(mag)
+			d.spot.learn(&d.p.spot, mag)
 			d.status, res.Status = Warming, Warming
 			return res
 		}
 		zq := d.spot.threshold()
-		d.spot.learn(mag)
+		d.spot.learn(&d.p.spot, mag)
 		if p := mag / zq; p > score {
 			score = p
 		}
@@ -439,20 +479,20 @@ func (d *detector) observe(ts int64, v float64) Result {
 	if d.counts.mode != countOff {
 		absDev = math.Abs(orig - signedSquare(est.Expected))
 	}
-	if d.cfg.minDev > 0 && absDev < d.cfg.minDev {
-		score = min(score, absDev/d.cfg.minDev)
+	if d.p.cfg.minDev > 0 && absDev < d.p.cfg.minDev {
+		score = min(score, absDev/d.p.cfg.minDev)
 	}
 	res.Score = score
 	d.band(&res, est, thr)
 
 	d.debBits = d.debBits<<1 | uint64(b2u(score > 1))
-	d.debSeen = min(d.debSeen+1, d.cfg.debM)
-	mask := uint64(1)<<d.cfg.debM - 1
-	if d.cfg.debM == 64 {
+	d.debSeen = min(d.debSeen+1, d.p.cfg.debM)
+	mask := uint64(1)<<d.p.cfg.debM - 1
+	if d.p.cfg.debM == 64 {
 		mask = ^uint64(0)
 	}
-	res.Anomalous = bits.OnesCount64(d.debBits&mask) >= int(d.cfg.debN)
-	res.Held = d.hasOnset && d.cfg.holdMs > 0 && ts-d.lastOnset < d.cfg.holdMs
+	res.Anomalous = bits.OnesCount64(d.debBits&mask) >= int(d.p.cfg.debN)
+	res.Held = d.hasOnset && d.p.cfg.holdMs > 0 && ts-d.lastOnset < d.p.cfg.holdMs
 	if res.Anomalous && !res.Held {
 		res.Onset = true
 		d.hasOnset, d.lastOnset = true, ts
@@ -468,8 +508,8 @@ func (d *detector) countUnits(res *Result) {
 		return
 	}
 	res.Expected = signedSquare(res.Expected)
-	res.Lower = min(signedSquare(res.Lower), res.Expected-d.cfg.minDev)
-	res.Upper = max(signedSquare(res.Upper), res.Expected+d.cfg.minDev)
+	res.Lower = min(signedSquare(res.Lower), res.Expected-d.p.cfg.minDev)
+	res.Upper = max(signedSquare(res.Upper), res.Expected+d.p.cfg.minDev)
 }
 
 // band fills Lower and Upper: the values that would score exactly 1.
@@ -482,10 +522,10 @@ func (d *detector) band(res *Result, est Estimate, thr float64) {
 		w = thr // the likelihood's cap: no single value scores 1
 	}
 	if d.counts.mode == countOff {
-		w = max(w, d.cfg.minDev) // else in countUnits, in the series' units
+		w = max(w, d.p.cfg.minDev) // else in countUnits, in the series' units
 	}
 	res.Lower, res.Upper = est.Expected-w, est.Expected+w
-	switch d.cfg.dir {
+	switch d.p.cfg.dir {
 	case Up:
 		res.Lower = math.Inf(-1)
 	case Down:
@@ -497,7 +537,7 @@ func (d *detector) band(res *Result, est Estimate, thr float64) {
 // once it has lasted cfg.absorbMs the core's level is moved to the new
 // one, so a lasting level shift stops alerting.
 func (d *detector) absorb(ts int64, v float64, est Estimate, score float64) {
-	if d.cfg.absorbMs < 0 || math.IsNaN(est.Expected) {
+	if d.p.cfg.absorbMs < 0 || math.IsNaN(est.Expected) {
 		return
 	}
 	var sign int8
@@ -512,7 +552,7 @@ func (d *detector) absorb(ts int64, v float64, est Estimate, score float64) {
 		return
 	}
 	d.runDelta += 0.3 * (v - est.Expected - d.runDelta)
-	if ts-d.runStart >= d.cfg.absorbMs {
+	if ts-d.runStart >= d.p.cfg.absorbMs {
 		d.core.Shift(d.runDelta)
 		d.runSign = 0
 	}
@@ -537,7 +577,7 @@ func (d *detector) Reset() {
 
 func (d *detector) resetCounts() {
 	d.counts = countState{}
-	if !d.cfg.counts {
+	if !d.p.cfg.counts {
 		d.counts.mode = countOff
 	}
 }
@@ -547,15 +587,15 @@ func (d *detector) resetCounts() {
 func (d *detector) MarshalBinary() ([]byte, error) {
 	core, err := d.core.AppendBinary(nil)
 	if err != nil {
-		return nil, fmt.Errorf("model %q: %w", d.name, err)
+		return nil, fmt.Errorf("model %q: %w", d.p.name, err)
 	}
 	e := enc{b: make([]byte, 0, 128+len(core)+8*spotPeaks)}
 	e.u8(stateVersion)
-	e.str(d.name)
+	e.str(d.p.name)
 	e.u32(uint32(len(core)))
 	e.b = append(e.b, core...)
 	d.spot.encode(&e)
-	if d.cfg.mode == modeLikelihood {
+	if d.p.cfg.mode == modeLikelihood {
 		d.lk.encode(&e)
 	}
 	d.rough.encode(&e)
@@ -583,8 +623,8 @@ func (d *detector) UnmarshalBinary(b []byte) error {
 	if v := r.u8(); r.err == nil && v != stateVersion {
 		return fmt.Errorf("%w: version %d, want %d", ErrBadState, v, stateVersion)
 	}
-	if name := r.str(); r.err == nil && name != d.name {
-		return fmt.Errorf("%w: state of model %q, not %q", ErrBadState, name, d.name)
+	if name := r.str(); r.err == nil && name != d.p.name {
+		return fmt.Errorf("%w: state of model %q, not %q", ErrBadState, name, d.p.name)
 	}
 	n := r.u32()
 	if r.err != nil || uint64(len(r.b)) < uint64(n) {
@@ -594,8 +634,8 @@ func (d *detector) UnmarshalBinary(b []byte) error {
 	r.b = r.b[n:]
 	nd := *d
 	nd.spot.decode(&r)
-	if nd.cfg.mode == modeLikelihood {
-		nd.lk.decode(&r)
+	if nd.p.cfg.mode == modeLikelihood {
+		nd.lk.decode(&nd.p.lk, &r)
 	}
 	nd.rough.decode(&r)
 	nd.hasLast = r.boolean()
@@ -617,7 +657,7 @@ func (d *detector) UnmarshalBinary(b []byte) error {
 		return err
 	}
 	if err := d.core.UnmarshalBinary(coreState); err != nil {
-		return fmt.Errorf("model %q: %w", d.name, err)
+		return fmt.Errorf("model %q: %w", d.p.name, err)
 	}
 	nd.core = d.core
 	*d = nd

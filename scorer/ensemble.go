@@ -24,6 +24,7 @@ type member struct {
 	name string
 	core Core
 	spot spot
+	sp   spotParams
 }
 
 type ensemble struct {
@@ -47,7 +48,7 @@ func newEnsemble(p Params) (Core, error) {
 		if c, ok := core.(hinter); ok {
 			h = c.calibration()
 		}
-		e.members = append(e.members, member{name: name, core: core, spot: newSpot(DefaultRisk, DefaultThresholdInit, h.floor)})
+		e.members = append(e.members, member{name: name, core: core, sp: newSpotParams(DefaultRisk, DefaultThresholdInit, h.floor)})
 	}
 	if len(e.members) == 0 {
 		return nil, p.errorf("members", list, "needs at least one model")
@@ -64,7 +65,7 @@ func (e *ensemble) calibration() calibrationHint { return calibrationHint{fixed:
 func (e *ensemble) configure(risk float64, init int) {
 	for i := range e.members {
 		m := &e.members[i]
-		m.spot = newSpot(risk, init, m.spot.floor)
+		m.sp, m.spot = newSpotParams(risk, init, m.sp.floor), spot{}
 	}
 }
 
@@ -86,11 +87,11 @@ func (e *ensemble) Update(ts int64, v float64) Estimate {
 			mag = 0
 		}
 		if !m.spot.ready {
-			m.spot.learn(mag)
+			m.spot.learn(&m.sp, mag)
 			continue
 		}
 		zq := m.spot.threshold()
-		m.spot.learn(mag)
+		m.spot.learn(&m.sp, mag)
 		if s := mag / zq; s > best {
 			best = s
 			out = Estimate{Dev: math.Copysign(s, est.Dev), Expected: est.Expected, Scale: est.Scale * zq}

@@ -61,19 +61,20 @@ func TestLikelihood(t *testing.T) {
 		require.Less(t, scores[onsetRow+12], 1.0, "the spike has left the average")
 	})
 	t.Run("score is log tail over log risk", func(t *testing.T) {
-		l := newLikelihood(1e-4, 8, 2, 20, 8, false)
+		p := newLikelihoodParams(1e-4, 8, 2, 20, 8, false)
+		l := newLikelihood(&p)
 		for range 200 {
-			l.observe(1)
-			l.observe(3)
+			l.observe(&p, 1)
+			l.observe(&p, 3)
 		}
 		// Every two-row average was 2: mean 2, no variance, so the floor
 		// sd applies. Another 1 after the 3 averages 2 again (tail 1/2);
 		// the value scoring 1 makes the average 2 + 3.719·0.05 (tail 1e-4).
-		score, thr, ok := l.observe(1)
+		score, thr, ok := l.observe(&p, 1)
 		require.True(t, ok)
 		require.InDelta(t, math.Log(0.5)/math.Log(1e-4), score, 1e-6)
-		require.InDelta(t, 2*(2+l.zThr*likelihoodSDFloor)-3, thr, 1e-6)
-		score, _, _ = l.observe(3 + 2*l.zThr*likelihoodSDFloor)
+		require.InDelta(t, 2*(2+p.zThr*likelihoodSDFloor)-3, thr, 1e-6)
+		score, _, _ = l.observe(&p, 3+2*p.zThr*likelihoodSDFloor)
 		require.InDelta(t, 1, score, 1e-6)
 	})
 	t.Run("warming until init", func(t *testing.T) {
@@ -105,6 +106,6 @@ func TestCornishFisherZ(t *testing.T) {
 	require.InDelta(t, -1/(2*0.2), cornishFisherZ(-5, 0.2), 1e-12)
 	// The skewed tail's score-1 point is the Cornish–Fisher quantile of
 	// a mean of ten half-normals: 4.39σ at risk 1e-4 (simulated: 4.31).
-	l := newLikelihood(1e-4, 8, 10, 100, 8, true)
-	require.InDelta(t, 4.392, l.zThr, 1e-3)
+	p := newLikelihoodParams(1e-4, 8, 10, 100, 8, true)
+	require.InDelta(t, 4.392, p.zThr, 1e-3)
 }

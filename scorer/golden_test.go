@@ -124,3 +124,22 @@ func TestSeasonalGolden(t *testing.T) {
 	}
 	require.Equal(t, want, got)
 }
+
+// TestDetectorSharesSettings checks that series of one spec share their
+// settings but never their learnt state.
+func TestDetectorSharesSettings(t *testing.T) {
+	newDet := func(spec Spec) *detector {
+		m, err := New(spec)
+		require.NoError(t, err)
+		return m.(*detector)
+	}
+	a, b := newDet(Spec{}), newDet(Spec{})
+	c := newDet(Spec{Threshold: ThresholdSpec{Risk: 1e-3}})
+	require.Same(t, a.p, b.p)
+	require.NotSame(t, a.p, c.p)
+	require.Equal(t, 1e-3, c.p.lk.logRisk/math.Log(1e-3)*1e-3)
+	require.NotSame(t, &a.lk.ring[0], &b.lk.ring[0])
+	a.Observe(1, 5)
+	require.True(t, a.hasLast)
+	require.False(t, b.hasLast)
+}

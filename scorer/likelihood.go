@@ -51,18 +51,10 @@ const (
 // burst, a new noise level, a broken pattern) does for several samples in
 // a row while an isolated noisy sample does not.
 //
-// The counters are narrow (window ≤ maxLikelihoodWindow, init ≤ 1<<20)
-// since one likelihood lives in every series' detector.
+// A likelihood holds only what it learnt, with narrow counters: one lives
+// in every series' detector, while its settings (likelihoodParams) are
+// shared by every series of a spec.
 type likelihood struct {
-	alpha   float64
-	cap     float64
-	logRisk float64 // ln(risk) < 0
-	// skew is the Cornish–Fisher coefficient γ/6 of the average's
-	// skewness γ (tail "skewed"), 0 for the Gaussian tail.
-	skew float64
-	// zThr is the standardised average whose tail is risk.
-	zThr float64
-
 	// ring holds the last window capped deviations as float32: they lie
 	// in [0, cap], where 24 bits of mantissa are plenty, and the ring is
 	// most of the likelihood's resident size.
@@ -70,16 +62,29 @@ type likelihood struct {
 	sum    float64 // of ring, kept incrementally, recomputed each wrap
 	n      int     // averages learnt
 	mu, vr float64
-	init   int32
-	window uint8
 	head   uint8
 	k      uint8 // values in ring
 }
 
-func newLikelihood(risk float64, init, window, memory int, capDev float64, skewed bool) likelihood {
-	l := likelihood{
+// likelihoodParams are a likelihood's settings (window ≤
+// maxLikelihoodWindow, init ≤ 1<<20).
+type likelihoodParams struct {
+	alpha   float64
+	cap     float64
+	logRisk float64 // ln(risk) < 0
+	// skew is the Cornish–Fisher coefficient γ/6 of the average's
+	// skewness γ (tail "skewed"), 0 for the Gaussian tail.
+	skew float64
+	// zThr is the standardised average whose tail is risk.
+	zThr   float64
+	init   int32
+	window uint8
+}
+
+func newLikelihoodParams(risk float64, init, window, memory int, capDev float64, skewed bool) likelihoodParams {
+	l := likelihoodParams{
 		window: uint8(window), alpha: 1 / float64(memory), cap: capDev, init: int32(init),
-		logRisk: math.Log(risk), ring: make([]float32, window),
+		logRisk: math.Log(risk),
 	}
 	z := math.Sqrt2 * math.Erfinv(1-2*risk)
 	if skewed {
@@ -89,32 +94,36 @@ func newLikelihood(risk float64, init, window, memory int, capDev float64, skewe
 	return l
 }
 
+func newLikelihood(p *likelihoodParams) likelihood {
+	return likelihood{ring: make([]float32, p.window)}
+}
+
 func (l *likelihood) reset() {
 	clear(l.ring)
 	l.sum, l.head, l.k, l.n, l.mu, l.vr = 0, 0, 0, 0, 0, 0
 }
 
-func (l *likelihood) ready() bool { return l.n >= int(l.init) }
+func (l *likelihood) ready(p *likelihoodParams) bool { return l.n >= int(p.init) }
 
 // observe scores the deviation mag ≥ 0 and learns it. thr is the
 // deviation that would have scored exactly 1 (+Inf when the cap makes 1
 // unreachable, 0 when every deviation would have passed); both are valid
 // only when ok, i.e. when the likelihood was ready before this sample.
-func (l *likelihood) observe(mag float64) (score, thr float64, ok bool) {
-	a := float64(float32(min(mag, l.cap)))
+func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float64, ok bool) {
+	a := float64(float32(min(mag, p.cap)))
 	rest := l.sum // the other k−1 values
-	if l.k == l.window {
+	if l.k == p.window {
 		rest -= float64(l.ring[l.head]) // the oldest leaves
 	} else {
 		l.k++
 	}
 	kk := float64(l.k)
 	avg := (rest + a) / kk
-	if ok = l.ready(); ok {
+	if ok = l.ready(p); ok {
 		sd := max(math.Sqrt(l.vr), likelihoodSDFloor)
-		score = logTail(cornishFisherZ((avg-l.mu)/sd, l.skew)) / l.logRisk
-		switch thr = (l.mu+l.zThr*sd)*kk - rest; {
-		case thr > l.cap:
+		score = logTail(cornishFisherZ((avg-l.mu)/sd, p.skew)) / p.logRisk
+		switch thr = (l.mu+p.zThr*sd)*kk - rest; {
+		case thr > p.cap:
 			thr = math.Inf(1)
 		case thr < 0:
 			thr = 0
@@ -122,7 +131,7 @@ func (l *likelihood) observe(mag float64) (score, thr float64, ok bool) {
 	}
 	l.ring[l.head] = float32(a)
 	l.sum = rest + a
-	if l.head++; l.head == l.window {
+	if l.head++; l.head == p.window {
 		// Recompute the sum once a lap so rounding does not build up.
 		l.head, l.sum = 0, 0
 		for _, x := range l.ring[:l.k] {
@@ -130,7 +139,7 @@ func (l *likelihood) observe(mag float64) (score, thr float64, ok bool) {
 		}
 	}
 	l.n++
-	w := max(l.alpha, 1/float64(l.n))
+	w := max(p.alpha, 1/float64(l.n))
 	d := avg - l.mu
 	l.mu += w * d
 	l.vr = (1 - w) * (l.vr + w*d*d)
@@ -162,13 +171,13 @@ func (l *likelihood) encode(e *enc) {
 	}
 }
 
-func (l *likelihood) decode(d *dec) {
+func (l *likelihood) decode(p *likelihoodParams, d *dec) {
 	l.head = d.u8()
 	l.k = d.u8()
 	l.n = int(d.u64())
 	l.mu = d.f64()
 	l.vr = d.f64()
-	if l.k > l.window || l.head >= l.window || (l.k < l.window && l.head != l.k%l.window) {
+	if l.k > p.window || l.head >= p.window || (l.k < p.window && l.head != l.k%p.window) {
 		d.fail("likelihood ring")
 		return
 	}

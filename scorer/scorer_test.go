@@ -29,7 +29,7 @@ func TestRegistry(t *testing.T) {
 	require.True(t, names[DefaultModel])
 	m, err := New(Spec{})
 	require.NoError(t, err)
-	require.Equal(t, DefaultModel, m.(*detector).name)
+	require.Equal(t, DefaultModel, m.(*detector).p.name)
 	require.Panics(t, func() { Register("ewma", ModelDoc{}, newEWMA) })
 }
 

@@ -31,43 +31,46 @@ const spotDecay = 1 - 1.0/10000
 // per-sample cost within budget; with at most 32 peaks the two differ
 // little.
 //
-// Its counters are narrow (init is at most 1<<20, the others at most
-// spotPeaks) since one spot lives in every series' detector.
+// A spot holds only what it learnt, with narrow counters (at most 1<<20
+// or spotPeaks): one lives in every series' detector, while its settings
+// (spotParams) are shared by every series of a spec.
 type spot struct {
-	risk  float64
-	floor float64
 	t     float64
 	n, nt float64
 	zq    float64
 	peaks [spotPeaks]float32 // excesses; float32 halves SPOT's size
 
-	init  int32 // samples before the first threshold
 	seen  int32 // samples seen during the initial step
-	k     uint8 // values kept during the initial step
 	np    uint8 // peaks stored
 	head  uint8 // next ring slot once ready
 	ready bool
 }
 
-func newSpot(risk float64, init int, floor float64) spot {
+// spotParams are a spot's settings.
+type spotParams struct {
+	risk  float64
+	floor float64
+	init  int32 // samples before the first threshold
+	k     uint8 // values kept during the initial step
+}
+
+func newSpotParams(risk float64, init int, floor float64) spotParams {
 	k := min(max(init/8, 8), spotPeaks)
 	if k > init {
 		k = init
 	}
-	return spot{risk: risk, init: int32(init), k: uint8(k), floor: floor}
+	return spotParams{risk: risk, init: int32(init), k: uint8(k), floor: floor}
 }
 
-func (s *spot) reset() {
-	*s = spot{risk: s.risk, init: s.init, k: s.k, floor: s.floor}
-}
+func (s *spot) reset() { *s = spot{} }
 
 // threshold is the current z_q; valid only when ready.
 func (s *spot) threshold() float64 { return s.zq }
 
 // learn feeds one deviation x ≥ 0 after it was scored.
-func (s *spot) learn(x float64) {
+func (s *spot) learn(p *spotParams, x float64) {
 	if !s.ready {
-		s.initial(x)
+		s.initial(p, x)
 		return
 	}
 	if x > s.zq {
@@ -83,15 +86,15 @@ func (s *spot) learn(x float64) {
 	if s.np < spotPeaks {
 		s.np++
 	}
-	s.fit()
+	s.fit(p)
 }
 
 // initial keeps the k largest of the first init values, sorted ascending
 // in peaks[:np].
-func (s *spot) initial(x float64) {
+func (s *spot) initial(p *spotParams, x float64) {
 	s.seen++
 	switch {
-	case s.np < s.k:
+	case s.np < p.k:
 		i := int(s.np)
 		for i > 0 && float64(s.peaks[i-1]) > x {
 			s.peaks[i] = s.peaks[i-1]
@@ -107,7 +110,7 @@ func (s *spot) initial(x float64) {
 		}
 		s.peaks[i] = float32(x)
 	}
-	if s.seen < s.init {
+	if s.seen < p.init {
 		return
 	}
 	s.t = float64(s.peaks[0])
@@ -122,15 +125,15 @@ func (s *spot) initial(x float64) {
 	s.n = float64(s.seen)
 	s.nt = float64(max(s.np, 1))
 	s.ready = true
-	s.fit()
+	s.fit(p)
 }
 
 // fit refits the GPD to the stored peaks by the method of moments and
 // recomputes z_q.
-func (s *spot) fit() {
+func (s *spot) fit(p *spotParams) {
 	var sum, sum2 float64
-	for _, p := range s.peaks[:s.np] {
-		y := float64(p)
+	for _, pk := range s.peaks[:s.np] {
+		y := float64(pk)
 		sum += y
 		sum2 += y * y
 	}
@@ -154,7 +157,7 @@ func (s *spot) fit() {
 	// exponential tail keeps thresholds conservative; γ above 0.45 has no
 	// finite moment estimate.
 	gamma = min(max(gamma, 0), 0.45)
-	r := s.risk * s.n / s.nt
+	r := p.risk * s.n / s.nt
 	var zq float64
 	switch {
 	case r >= 1:
@@ -164,7 +167,7 @@ func (s *spot) fit() {
 	default:
 		zq = s.t + sigma/gamma*(math.Pow(r, -gamma)-1)
 	}
-	s.zq = max(zq, s.floor, 1e-9)
+	s.zq = max(zq, p.floor, 1e-9)
 }
 
 func (s *spot) encode(e *enc) {

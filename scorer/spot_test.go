@@ -15,9 +15,10 @@ func TestSpotExponentialTail(t *testing.T) {
 		var got []float64
 		for seed := range uint64(20) {
 			r := rand.New(rand.NewPCG(seed, 2))
-			s := newSpot(q, 1000, 0)
+			sp := newSpotParams(q, 1000, 0)
+			var s spot
 			for range 20000 {
-				s.learn(r.ExpFloat64())
+				s.learn(&sp, r.ExpFloat64())
 			}
 			require.True(t, s.ready)
 			got = append(got, s.threshold())
@@ -36,21 +37,23 @@ func TestSpotExponentialTail(t *testing.T) {
 
 func TestSpotLearnsNoAnomalies(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 1))
-	s := newSpot(1e-4, 200, 0)
+	sp := newSpotParams(1e-4, 200, 0)
+	var s spot
 	for range 2000 {
-		s.learn(r.ExpFloat64())
+		s.learn(&sp, r.ExpFloat64())
 	}
 	before := s.threshold()
 	for range 100 {
-		s.learn(1e6) // above z_q: not a peak
+		s.learn(&sp, 1e6) // above z_q: not a peak
 	}
 	require.Equal(t, before, s.threshold())
 }
 
 func TestSpotFloor(t *testing.T) {
-	s := newSpot(1e-4, 64, 3)
+	sp := newSpotParams(1e-4, 64, 3)
+	var s spot
 	for range 500 {
-		s.learn(0) // a flat series: no tail at all
+		s.learn(&sp, 0) // a flat series: no tail at all
 	}
 	require.Equal(t, 3.0, s.threshold())
 }
