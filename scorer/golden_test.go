@@ -143,3 +143,23 @@ func TestDetectorSharesSettings(t *testing.T) {
 	require.True(t, a.hasLast)
 	require.False(t, b.hasLast)
 }
+
+// TestWeightOf checks the division-free weight against its definition,
+// bit for bit, around the switch-over and far beyond it.
+func TestWeightOf(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	alphas := []float64{1, 0.5, 0.3, 0.2, 0.1, 1.0 / 3, 0.002, 1e-3, 1.0 / 256, 1e-6}
+	for range 200 {
+		alphas = append(alphas, math.Exp(-r.Float64()*math.Log(1e6)))
+	}
+	for _, alpha := range alphas {
+		w := newWeightOf(alpha)
+		for _, n := range []int{1, 2, 3, w.from - 2, w.from - 1, w.from, w.from + 1, w.from + 2, 10 * w.from, math.MaxInt32} {
+			if n < 1 {
+				continue
+			}
+			want := max(alpha, 1/float64(n))
+			require.Equal(t, math.Float64bits(want), math.Float64bits(w.at(n)), "alpha %g n %d", alpha, n)
+		}
+	}
+}

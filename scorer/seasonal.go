@@ -266,18 +266,46 @@ func (f *fit) absorb(run *int8, r, lim float64) {
 }
 
 // track learns the absolute error e: a plain mean at first, then
-// exponential with factor alpha.
-func (f *fit) track(e, alpha float64, quiet bool) {
+// exponential with factor alpha (w is its weightOf).
+func (f *fit) track(e float64, w weightOf, quiet bool) {
 	if f.scored < maxCount {
 		f.scored++
 	}
-	f.err += max(alpha, 1/float64(f.scored)) * (e - f.err)
+	f.err += w.at(int(f.scored)) * (e - f.err)
 	if quiet {
 		if f.cmpN < maxCount {
 			f.cmpN++
 		}
-		f.cmp += max(alpha, 1/float64(f.cmpN)) * (e - f.cmp)
+		f.cmp += w.at(int(f.cmpN)) * (e - f.cmp)
 	}
+}
+
+// weightOf computes max(alpha, 1/n), the weight of the n-th value of a
+// mean that turns exponential, without the division once alpha wins:
+// from is the first n at which 1/n ≤ alpha, and since the rounded 1/n
+// falls monotonically with n the result is the same to the bit.
+type weightOf struct {
+	alpha float64
+	from  int
+}
+
+func newWeightOf(alpha float64) weightOf {
+	n := max(int(math.Ceil(1/alpha)), 1)
+	for n > 1 && 1/float64(n-1) <= alpha {
+		n--
+	}
+	for 1/float64(n) > alpha {
+		n++
+	}
+	return weightOf{alpha: alpha, from: n}
+}
+
+// at is max(alpha, 1/n) for n ≥ 1.
+func (w weightOf) at(n int) float64 {
+	if n >= w.from {
+		return w.alpha
+	}
+	return 1 / float64(n)
 }
 
 // The fits, in the order of seasonal.fits.
@@ -291,12 +319,15 @@ const (
 
 // seasonal is laid out to fit one allocation size class at the
 // defaults, profiles included (see qbuf): 880 bytes plus the 8-byte
-// header of a large object with pointers make 888 of the 896 class. It must not be copied by
-// value, since the profiles may point into it.
+// header of a large object with pointers make 888 of the 896 class.
+// It must not be copied by value, since the profiles may point into it.
 type seasonal struct {
 	alpha, gamma, clip float64
 	warmup             int32
-	auto               bool
+	// alphaFrom is newWeightOf(alpha).from, kept narrow for the size
+	// class: alpha ≥ 1e-6 makes it at most 1e6.
+	alphaFrom int32
+	auto      bool
 
 	n      int
 	first  int64
@@ -359,6 +390,7 @@ func newSeasonal(p Params) (Core, error) {
 	if m.alpha, err = p.Float("alpha", 1e-6, 1); err != nil {
 		return nil, err
 	}
+	m.alphaFrom = int32(newWeightOf(m.alpha).from)
 	if m.gamma, err = p.Float("gamma", 1e-6, 1); err != nil {
 		return nil, err
 	}
@@ -480,7 +512,8 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	// Each fit learns from its own residual, winsorised at clip of its
 	// own spread once the spreads are known.
 	winsor := m.clip > 0 && m.n > int(m.warmup)
-	a := max(m.alpha, 1/float64(m.n))
+	w := weightOf{alpha: m.alpha, from: int(m.alphaFrom)}
+	a := w.at(m.n)
 	mainReady := ts-m.first >= m.main.periodMs
 	weekReady := m.auto && ts-m.first >= week
 	var lim [nFits]float64
@@ -531,7 +564,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 			since = ts
 			m.since[k-fitMain], f.cmpN, f.scored = ts, 0, min(f.scored, errRestart)
 		}
-		f.track(math.Abs(r), m.alpha, quiet)
+		f.track(math.Abs(r), w, quiet)
 		// A profile fit's level stays at the first value until its
 		// profile has seen a period: the profile learns the whole value
 		// meanwhile, every point against the same level, and then hands
