@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -162,4 +163,18 @@ func TestWeightOf(t *testing.T) {
 			require.Equal(t, math.Float64bits(want), math.Float64bits(w.at(n)), "alpha %g n %d", alpha, n)
 		}
 	}
+}
+
+// TestResidentLayout keeps the default model within its allocation size
+// classes (see BenchmarkObserve's heap-bytes): a field added to seasonal
+// or detector that crosses a class costs every series 128 bytes or more.
+func TestResidentLayout(t *testing.T) {
+	// 888 + the 8-byte header of a large object with pointers = 896.
+	require.LessOrEqual(t, unsafe.Sizeof(seasonal{}), uintptr(888))
+	require.LessOrEqual(t, unsafe.Sizeof(detector{}), uintptr(352))
+	m, err := New(Spec{})
+	require.NoError(t, err)
+	s := m.(*detector).core.(*seasonal)
+	require.Same(t, &s.qbuf[0], &s.week.q[0], "the weekly profile lives in the model")
+	require.Same(t, &s.qbuf[weekPoints], &s.main.q[0], "the daily profile lives in the model")
 }
