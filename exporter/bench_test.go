@@ -42,7 +42,7 @@ func warmed(b *testing.B, n int, modelName string) (*driven, *job, float64) {
 	last := j.lastEnd
 	for _, s := range j.order {
 		for k := int64(1); k <= 150; k++ {
-			s.model.Observe(last+k*60_000, 10+float64(k%7))
+			s.model.Observe(last+k*60_000, 10.25+float64(k%7)) // not integers: count-like series warm twice
 		}
 		s.lastTs = last + 150*60_000
 	}
