@@ -146,11 +146,6 @@ func (p *profile) at(ts int64) (i0, i1 int, f float64) {
 	return i0, i1, f
 }
 
-func (p *profile) value(ts int64) float64 {
-	i0, i1, f := p.at(ts)
-	return p.interp(i0, i1, f)
-}
-
 func (p *profile) interp(i0, i1 int, f float64) float64 {
 	a, okA := p.get(i0)
 	b, okB := p.get(i1)
