@@ -191,7 +191,9 @@ alerts() { # anteater's series anomaly alerts in Prometheus: job:state
 topic() { # every payload of a topic, one per line
 	kcat -C -b "$KAFKA" -t "$1" -o beginning -e -q -f '%s\n' 2>/dev/null || true
 }
-top_line() { scores | head -n 5 | awk '{ printf "%s%s %s", (NR > 1 ? " | " : ""), $1, $2 } END { print "" }'; }
+# awk reads its whole input (no head): with pipefail, a writer killed by
+# SIGPIPE would end the demo.
+top_line() { scores | awk 'NR <= 5 { printf "%s%s %s", (NR > 1 ? " | " : ""), $1, $2 } END { print "" }'; }
 
 step "Warm-up: ${WARMUP}s of normal load while the models learn the baseline"
 t0=$SECONDS
@@ -225,13 +227,13 @@ while ((SECONDS - tf < TIMEOUT && SECONDS < 280)); do
 	acc=$(metric 'anteater_webhook_alerts_total{result="accepted"}')
 	al=$(alerts)
 	sc=$(scores)
-	top=$(echo "$sc" | head -n 1 | awk '{ print $2 }')
+	top=$(awk 'NR == 1 { print $2 }' <<<"$sc")
 	awk -v v="${top:-0}" 'BEGIN { exit !(v > 1) }' && mark t_score
 	[[ $al == *":firing"* ]] && mark t_alert
 	awk -v v="$acc" 'BEGIN { exit !(v > 0) }' && mark t_webhook
 	((n_an > 0)) && mark t_anomaly
 	((n_ca > 0)) && mark t_cause
-	say "[+$(printf '%3d' $((SECONDS - tf)))s] scores: $(echo "$sc" | head -n 4 | awk '{ printf "%s%s %s", (NR > 1 ? " | " : ""), $1, $2 }')"
+	say "[+$(printf '%3d' $((SECONDS - tf)))s] scores: $(awk 'NR <= 4 { printf "%s%s %s", (NR > 1 ? " | " : ""), $1, $2 }' <<<"$sc")"
 	say "        alerts: ${al:-none}   webhook accepted: ${acc%.*}   kafka: ${n_an} anomaly, ${n_ca} cause"
 	# Stop once every pending or firing alert has its cause event, or 25s
 	# after the first one.
