@@ -153,6 +153,10 @@ func (a AuthConfig) credentials() (token, user, pass string, err error) {
 			return "", "", "", fmt.Errorf("webhook: read password_file: %w", err)
 		}
 		pass = strings.TrimSpace(string(b))
+		if pass == "" {
+			// An empty password would admit anyone who knows the user name.
+			return "", "", "", fmt.Errorf("webhook: password_file %s is empty", a.BasicAuth.PasswordFile)
+		}
 	}
 	return token, user, pass, nil
 }

@@ -295,3 +295,23 @@ func TestOversizedChunkedBody(t *testing.T) {
 	require.Equal(t, 0, s.w.QueueLength())
 	require.Empty(t, pub.got())
 }
+
+func TestEmptyCredentialFilesAreRejected(t *testing.T) {
+	empty := t.TempDir() + "/empty"
+	require.NoError(t, os.WriteFile(empty, []byte(" \n"), 0o600))
+	for _, tc := range []struct {
+		name string
+		auth webhook.AuthConfig
+		err  string
+	}{
+		{"bearer token file", webhook.AuthConfig{BearerTokenFile: empty}, "bearer_token_file"},
+		// An empty password would let anyone in who knows the user name.
+		{"password file", webhook.AuthConfig{BasicAuth: webhook.BasicAuthConfig{Username: "u", PasswordFile: empty}}, "password_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := webhook.New(webhook.Config{StateDir: t.TempDir(), Auth: tc.auth}, nil, nil, nil, nil, &fakePublisher{})
+			require.ErrorContains(t, err, tc.err)
+			require.ErrorContains(t, err, "empty")
+		})
+	}
+}
