@@ -279,6 +279,11 @@ func TestGalaAnteaterMapping(t *testing.T) {
 		{`duration: 1`, `duration: -2`, "Schedule.duration"},
 		{`port: "9090"`, `port: "http"`, "Prometheus.port"},
 		{`steps: "5"`, `steps: "120"`, "step:"},
+		// Values that parse as positive floats but make no positive duration.
+		{`duration: 1`, `duration: NaN`, "Schedule.duration"},
+		{`duration: 1`, `duration: 1e300`, "Schedule.duration"},
+		{`steps: "5"`, `steps: "Inf"`, "Prometheus.steps"},
+		{`steps: "5"`, `steps: "1e-12"`, "Prometheus.steps"},
 	} {
 		_, err := Load([]byte(strings.Replace(string(b), tc.from, tc.to, 1)), "")
 		require.ErrorIs(t, err, ErrInvalid, tc.to)

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -99,18 +100,18 @@ func loadGala(b []byte) (*Config, error) {
 		c.Source.URL = scheme + "://" + host
 	}
 	if s := strings.TrimSpace(g.Schedule.Duration); s != "" {
-		m, err := strconv.ParseFloat(s, 64)
-		if err != nil || m <= 0 {
+		d, ok := positiveDuration(s, time.Minute)
+		if !ok {
 			return nil, invalid("Schedule.duration", "%q is not a positive number of minutes", s)
 		}
-		c.Interval = Duration(time.Duration(m * float64(time.Minute)))
+		c.Interval = Duration(d)
 	}
 	if s := strings.TrimSpace(p.Steps); s != "" {
-		sec, err := strconv.ParseFloat(s, 64)
-		if err != nil || sec <= 0 {
+		d, ok := positiveDuration(s, time.Second)
+		if !ok {
 			return nil, invalid("Prometheus.steps", "%q is not a positive number of seconds", s)
 		}
-		c.Step = Duration(time.Duration(sec * float64(time.Second)))
+		c.Step = Duration(d)
 	}
 
 	k := g.Kafka
@@ -156,6 +157,22 @@ func loadGala(b []byte) (*Config, error) {
 		return nil, fmt.Errorf("gala-anteater.yaml: %w", err)
 	}
 	return c, nil
+}
+
+// positiveDuration reads s as a number of units. NaN, infinities, values
+// past time.Duration's range and values rounding to 0 are refused: they
+// would otherwise turn into a negative duration or a zero step (which
+// defaults to the interval) instead of an error naming the field.
+func positiveDuration(s string, unit time.Duration) (time.Duration, bool) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, false
+	}
+	ns := f * float64(unit)
+	if !(ns >= 1 && ns < math.MaxInt64) { // also false for NaN
+		return 0, false
+	}
+	return time.Duration(ns), true
 }
 
 func firstNonEmpty(a, b string) string {
