@@ -190,7 +190,9 @@ func serve(ctx context.Context, o *serveOptions, logger *slog.Logger) error {
 		})
 	}
 	{ // Web server: TLS and basic auth from --web.config.file.
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		// Bounded reads and idle connections so slow or idle clients cannot
+		// hold goroutines; no WriteTimeout, so large /metrics scrapes finish.
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 		g.Add(func() error {
 			if err := web.ListenAndServe(srv, o.web, logger.With("component", "web")); !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("web server: %w", err)
