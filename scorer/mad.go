@@ -74,19 +74,5 @@ func (m *mad) Ready() bool         { return m.w.n > m.warmup }
 func (m *mad) Shift(delta float64) { m.w.shift(delta) }
 func (m *mad) Reset()              { m.w.reset() }
 
-func (m *mad) AppendBinary(b []byte) ([]byte, error) {
-	e := enc{b: b}
-	m.w.encode(&e)
-	return e.b, nil
-}
-
-func (m *mad) UnmarshalBinary(b []byte) error {
-	d := dec{b: b}
-	tmp := newWindow(len(m.w.vals))
-	tmp.decode(&d)
-	if err := d.finish(); err != nil {
-		return err
-	}
-	m.w = tmp
-	return nil
-}
+func (m *mad) AppendBinary(b []byte) ([]byte, error) { return m.w.appendState(b) }
+func (m *mad) UnmarshalBinary(b []byte) error        { return m.w.restoreState(b) }

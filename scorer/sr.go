@@ -138,19 +138,5 @@ func (m *sr) Ready() bool         { return m.w.full() }
 func (m *sr) Shift(delta float64) { m.w.shift(delta) }
 func (m *sr) Reset()              { m.w.reset() }
 
-func (m *sr) AppendBinary(b []byte) ([]byte, error) {
-	e := enc{b: b}
-	m.w.encode(&e)
-	return e.b, nil
-}
-
-func (m *sr) UnmarshalBinary(b []byte) error {
-	d := dec{b: b}
-	tmp := newWindow(len(m.w.vals))
-	tmp.decode(&d)
-	if err := d.finish(); err != nil {
-		return err
-	}
-	m.w = tmp
-	return nil
-}
+func (m *sr) AppendBinary(b []byte) ([]byte, error) { return m.w.appendState(b) }
+func (m *sr) UnmarshalBinary(b []byte) error        { return m.w.restoreState(b) }

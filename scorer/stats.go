@@ -223,3 +223,22 @@ func (r *roughness) decode(d *dec) {
 	r.prev = d.f64()
 	r.mean = d.f64()
 }
+
+// appendState and restoreState save and restore a core whose whole state
+// is its window (mad, sr). A failed restore leaves the window unchanged.
+func (w *window) appendState(b []byte) ([]byte, error) {
+	e := enc{b: b}
+	w.encode(&e)
+	return e.b, nil
+}
+
+func (w *window) restoreState(b []byte) error {
+	d := dec{b: b}
+	tmp := newWindow(len(w.vals))
+	tmp.decode(&d)
+	if err := d.finish(); err != nil {
+		return err
+	}
+	*w = tmp
+	return nil
+}
