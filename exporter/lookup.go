@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"cmp"
+	"github.com/anteater-dev/anteater/internal/score"
 	"slices"
 	"strings"
 	"time"
@@ -9,24 +10,7 @@ import (
 
 // SeriesScore is one scored series as the webhook sees it (the score
 // lookup of the metrics contract).
-type SeriesScore struct {
-	Job, Metric string
-	// Labels are the identity labels: the exposition labels without
-	// anteater_job and metric.
-	Labels map[string]string
-	// EntityLabels are the job's entity labels and their values.
-	EntityLabels map[string]string
-	// EntityID is "<machine_id>_<entity_name>_<other entity label
-	// values...>" joined by "_" (machine_id only when it is an entity
-	// label).
-	EntityID                           string
-	EntityName, EventType, Description string
-	Keywords                           []string
-	Score, Ratio                       float64
-	Anomalous, Observed                int
-	Window                             time.Duration
-	Timestamp                          time.Time
-}
+type SeriesScore = score.Series
 
 // Lookup returns the latest score of the series of job and metric with
 // the given identity labels. Labels may carry more than the identity (an

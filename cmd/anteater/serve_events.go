@@ -57,7 +57,7 @@ func addEvents(env *serveEnv) error {
 	if err := checkWebhookPath(cfg.Webhook.Path); err != nil {
 		return err
 	}
-	wh, err := webhook.New(cfg.Webhook, logger, env.Registry, scoreSource(env.Exporter), causes, pub)
+	wh, err := webhook.New(cfg.Webhook, logger, env.Registry, env.Exporter, causes, pub)
 	if err != nil {
 		return fmt.Errorf("webhook: %w", err)
 	}
@@ -131,25 +131,8 @@ func checkWebhookPath(p string) error {
 	return nil
 }
 
-// scoreSource serves the exporter's snapshot to the webhook. The two
-// SeriesScore types have the same fields, so the conversion breaks the
-// build when one of them changes.
-func scoreSource(exp *exporter.Exporter) webhook.ScoreSource {
-	return webhook.ScoreFuncs{
-		LookupFunc: func(job, metric string, labels map[string]string) (webhook.SeriesScore, bool) {
-			s, ok := exp.Lookup(job, metric, labels)
-			return webhook.SeriesScore(s), ok
-		},
-		EntityScoresFunc: func(entity map[string]string) []webhook.SeriesScore {
-			ss := exp.EntityScores(entity)
-			out := make([]webhook.SeriesScore, len(ss))
-			for i, s := range ss {
-				out[i] = webhook.SeriesScore(s)
-			}
-			return out
-		},
-	}
-}
+// The exporter's snapshot serves the webhook's score lookups directly.
+var _ webhook.ScoreSource = (*exporter.Exporter)(nil)
 
 // entityScorer is the part of the exporter the entity state needs.
 type entityScorer interface {
