@@ -17,6 +17,7 @@ import (
 
 	"github.com/anteater-dev/anteater/internal/event"
 	"github.com/anteater-dev/anteater/internal/kafka"
+	"github.com/anteater-dev/anteater/internal/testenv"
 	"github.com/anteater-dev/anteater/webhook"
 )
 
@@ -222,39 +223,5 @@ func startServerNoCleanup(t *testing.T, dir string, pub webhook.Publisher) stopp
 // metric selects one series of a registry by name and label name/value
 // pairs (in label-name order), for testutil.ToFloat64.
 func metric(reg *prometheus.Registry, name string, labels ...string) prometheus.Collector {
-	return collectorFor{reg: reg, name: name, labels: labels}
-}
-
-type collectorFor struct {
-	reg    *prometheus.Registry
-	name   string
-	labels []string
-}
-
-func (c collectorFor) Describe(chan<- *prometheus.Desc) {}
-
-func (c collectorFor) Collect(ch chan<- prometheus.Metric) {
-	mfs, err := c.reg.Gather()
-	if err != nil {
-		return
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != c.name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel())*2 != len(c.labels) {
-				continue
-			}
-			for i, lp := range m.GetLabel() {
-				if lp.GetName() != c.labels[2*i] || lp.GetValue() != c.labels[2*i+1] {
-					continue next
-				}
-			}
-			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(c.name, "", nil, nil), prometheus.UntypedValue, v)
-			return
-		}
-	}
+	return testenv.Metric(reg, name, labels...)
 }

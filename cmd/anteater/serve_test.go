@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +28,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/anteater-dev/anteater/internal/event"
+	"github.com/anteater-dev/anteater/internal/testenv"
 	"github.com/anteater-dev/anteater/webhook"
 )
 
@@ -50,24 +50,6 @@ func freeAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	return addr
-}
-
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func writeConfig(t *testing.T, dir, body string) string {
@@ -215,7 +197,7 @@ rca:
   window_after: 1m
 `, prom.URL, filepath.Join(dir, "data"), broker))
 	o := parseServe(t, "--config.file="+path, "--web.listen-address="+listen, "--kafka.embedded", "--web.shutdown-timeout=2s")
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -174,47 +174,10 @@ func TestCreateTopicsAfterBrokerLostThem(t *testing.T) {
 // mustCounter selects a series by name and label name/value pairs.
 func mustCounter(t *testing.T, reg *prometheus.Registry, name string, labels ...string) prometheus.Collector {
 	t.Helper()
-	return collectorFor{reg: reg, name: name, labels: labels}
+	return testenv.Metric(reg, name, labels...)
 }
 
 func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
-	return testutil.ToFloat64(collectorFor{reg: reg, name: name})
-}
-
-// collectorFor re-exposes one series of a registry, so testutil.ToFloat64
-// can read a metric by name and label values.
-type collectorFor struct {
-	reg    *prometheus.Registry
-	name   string
-	labels []string
-}
-
-func (c collectorFor) Describe(chan<- *prometheus.Desc) {}
-
-func (c collectorFor) Collect(ch chan<- prometheus.Metric) {
-	mfs, err := c.reg.Gather()
-	if err != nil {
-		return
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != c.name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			if len(m.GetLabel())*2 != len(c.labels) {
-				continue
-			}
-			// Label pairs are sorted by name, as the pairs given.
-			for i, lp := range m.GetLabel() {
-				if lp.GetName() != c.labels[2*i] || lp.GetValue() != c.labels[2*i+1] {
-					continue next
-				}
-			}
-			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
-			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(c.name, "", nil, nil), prometheus.UntypedValue, v)
-			return
-		}
-	}
+	return testutil.ToFloat64(testenv.Metric(reg, name))
 }

@@ -30,7 +30,7 @@ type Alertmanager struct {
 	Dir string
 
 	cmd *exec.Cmd
-	log *syncBuffer
+	log *SyncBuffer
 }
 
 // StartAlertmanager runs the Debian binary prometheus-alertmanager with
@@ -50,7 +50,7 @@ func StartAlertmanager(t testing.TB, configYAML string) *Alertmanager {
 		if err != nil {
 			t.Fatalf("alertmanager: %v", err)
 		}
-		log := &syncBuffer{}
+		log := &SyncBuffer{}
 		cmd := exec.Command(bin,
 			"--config.file="+cfgFile,
 			"--storage.path="+filepath.Join(dir, "data"),
@@ -183,19 +183,20 @@ func amWaitReady(url string, exited <-chan error, timeout time.Duration) error {
 	return fmt.Errorf("not ready after %s", timeout)
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's writes and reads.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writes and reads
+// (a process's output, a logger used by several goroutines).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
