@@ -54,7 +54,10 @@ func (s *signal) value(i int, sec int64) float64 {
 		v += 15
 	}
 	if at := s.shiftAt.Load(); name == "shift" && at > 0 && sec >= at {
-		v += 10
+		// Large enough for every phase of the sine: n-sigma compares
+		// with the mean of the last 64 s, up to 2.5 below or above the
+		// current value, so a +10 shift at a trough scored only 0.91.
+		v += 25
 	}
 	return v
 }
