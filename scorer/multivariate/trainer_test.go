@@ -25,11 +25,15 @@ func TestTrainerSwapsInBackground(t *testing.T) {
 		wg.Wait()
 	}()
 
-	X := synth(200000, d, 5)
+	X := synth(20000, d, 5)
 	contrib := make([]float64, d)
 	seen := map[*Detector]bool{}
 	readyAt := -1
-	for i, row := range X {
+	// Rows until three fits were swapped in; on a loaded machine the
+	// fitter may need many passes over the data, so the bound is time.
+	deadline := time.Now().Add(2 * time.Minute)
+	for i := 0; time.Now().Before(deadline); i++ {
+		row := X[i%len(X)]
 		s, ready := tr.Observe(row, contrib)
 		if !ready {
 			require.Zero(t, s)
