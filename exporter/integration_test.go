@@ -328,7 +328,7 @@ func TestAgainstRealPrometheus(t *testing.T) {
 		require.NotZero(t, shiftSeen, "level shift not detected in time (max score seen %.2f)", shiftMax)
 		require.Less(t, maxClean, 1.0, "a clean series scored above 1")
 
-		require.Eventually(t, func() bool { return lookup(a, 0).Anomalous > 0 }, 3*time.Second, 50*time.Millisecond)
+		require.Eventually(t, func() bool { return lookup(a, 0).Anomalous > 0 }, 15*time.Second, 50*time.Millisecond)
 		ent := a.e.EntityScores(map[string]string{"machine_id": "m1"})
 		require.Len(t, ent, 2)
 		require.GreaterOrEqual(t, ent[0].Score, ent[1].Score)

@@ -55,7 +55,7 @@ func TestFiringAlertBecomesAnomalyAndCauseEvents(t *testing.T) {
 	require.Equal(t, 202, code, body)
 	require.Equal(t, map[string]any{"accepted": 1.0, "duplicate": 0.0, "ignored": 1.0, "resolved": 1.0}, body["alerts"])
 
-	require.Eventually(t, func() bool { return len(pub.got()) == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(pub.got()) == 2 }, 30*time.Second, 5*time.Millisecond)
 	msgs := pub.got()
 	require.Equal(t, event.KindAnomaly, msgs[0].Kind)
 	require.Equal(t, "m1_sli_1513_18", msgs[0].Key)
@@ -95,7 +95,7 @@ func TestFiringAlertBecomesAnomalyAndCauseEvents(t *testing.T) {
 	require.InDelta(t, 1.5, inc.Score, 0)
 	require.True(t, inc.Time.Equal(t0))
 
-	require.Eventually(t, func() bool { return s.w.QueueLength() == 0 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return s.w.QueueLength() == 0 }, 30*time.Second, 5*time.Millisecond)
 	require.InDelta(t, 1, testutil.ToFloat64(metric(s.reg, "anteater_webhook_alerts_total", "result", "ignored")), 0)
 	require.InDelta(t, 1, testutil.ToFloat64(metric(s.reg, "anteater_webhook_requests_total", "code", "202")), 0)
 }
@@ -105,7 +105,7 @@ func TestScoreLookupMissFallsBackToAnnotations(t *testing.T) {
 	s := startServer(t, webhook.Config{}, fakeScores{}, rca, pub)
 	code, _ := post(t, s.url, notification(anteaterAlert("m1", t0)))
 	require.Equal(t, 202, code)
-	require.Eventually(t, func() bool { return len(pub.got()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(pub.got()) == 1 }, 30*time.Second, 5*time.Millisecond)
 	var a event.Anomaly
 	require.NoError(t, json.Unmarshal(pub.got()[0].Value, &a))
 	require.NoError(t, event.Validate(event.KindAnomaly, pub.got()[0].Value))
@@ -114,7 +114,7 @@ func TestScoreLookupMissFallsBackToAnnotations(t *testing.T) {
 	require.Equal(t, "m1_sli_18_1513", a.Attributes.EntityID, "machine id, job, then other label values by name")
 	require.Equal(t, map[string]string{"machine_id": "m1", "tgid": "1513", "conn_fd": "18"}, a.Resource.MetricLabel)
 	require.Empty(t, a.Resource.RecommendMetrics)
-	require.Eventually(t, func() bool { return testutil.ToFloat64(metric(s.reg, "anteater_rca_errors_total")) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(metric(s.reg, "anteater_rca_errors_total")) == 1 }, 30*time.Second, 5*time.Millisecond)
 }
 
 func TestResolvedAlertsWhenEnabled(t *testing.T) {
@@ -124,7 +124,7 @@ func TestResolvedAlertsWhenEnabled(t *testing.T) {
 	a.Status, a.EndsAt = "resolved", t0.Add(5*time.Minute)
 	code, _ := post(t, s.url, notification(a))
 	require.Equal(t, 202, code)
-	require.Eventually(t, func() bool { return len(pub.got()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(pub.got()) == 1 }, 30*time.Second, 5*time.Millisecond)
 	m := pub.got()[0]
 	require.NoError(t, event.Validate(event.KindAnomaly, m.Value))
 	var an event.Anomaly
@@ -146,13 +146,13 @@ func TestDuplicatesGiveOneEventAcrossRestarts(t *testing.T) {
 	code, resp = post(t, s.url, []byte(peer))
 	require.Equal(t, 202, code)
 	require.Equal(t, 2.0, resp["alerts"].(map[string]any)["duplicate"])
-	require.Eventually(t, func() bool { return len(pub.got()) == 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(pub.got()) == 2 }, 30*time.Second, 5*time.Millisecond)
 
 	// A new startsAt is a new anomaly.
 	code, resp = post(t, s.url, notification(anteaterAlert("m1", t0.Add(time.Hour))))
 	require.Equal(t, 202, code)
 	require.Equal(t, 1.0, resp["alerts"].(map[string]any)["accepted"])
-	require.Eventually(t, func() bool { return len(pub.got()) == 3 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(pub.got()) == 3 }, 30*time.Second, 5*time.Millisecond)
 }
 
 func TestDedupSurvivesRestart(t *testing.T) {
@@ -162,7 +162,7 @@ func TestDedupSurvivesRestart(t *testing.T) {
 	first := startServerNoCleanup(t, dir, pub)
 	code, _ := post(t, first.url, body)
 	require.Equal(t, 202, code)
-	require.Eventually(t, func() bool { return len(pub.got()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return len(pub.got()) == 1 }, 30*time.Second, 5*time.Millisecond)
 	first.stop()
 
 	second := startServer(t, webhook.Config{StateDir: dir}, nil, nil, pub)
@@ -250,7 +250,7 @@ func TestQueueFullAnswers503(t *testing.T) {
 	code, _ = post(t, s.url, notification(anteaterAlert("c", t0)))
 	require.Equal(t, 202, code)
 	close(pub.gate)
-	require.Eventually(t, func() bool { return s.w.QueueLength() == 0 && len(pub.got()) == 3 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return s.w.QueueLength() == 0 && len(pub.got()) == 3 }, 30*time.Second, 5*time.Millisecond)
 }
 
 func TestConfigValidate(t *testing.T) {

@@ -31,7 +31,7 @@ func TestNoCandidatesIsNotAnRCAError(t *testing.T) {
 			s := startServer(t, webhook.Config{}, fakeScores{}, inf, pub)
 			code, _ := post(t, s.url, notification(anteaterAlert("m1", t0)))
 			require.Equal(t, 202, code)
-			require.Eventually(t, func() bool { return s.w.QueueLength() == 0 && len(pub.got()) == 1 }, 5*time.Second, 5*time.Millisecond)
+			require.Eventually(t, func() bool { return s.w.QueueLength() == 0 && len(pub.got()) == 1 }, 30*time.Second, 5*time.Millisecond)
 			require.Equal(t, event.KindAnomaly, pub.got()[0].Kind)
 			require.InDelta(t, tc.wantErrs, testutil.ToFloat64(metric(s.reg, "anteater_rca_errors_total")), 0)
 			inf.mu.Lock()

@@ -82,7 +82,7 @@ func TestPublishKeysAndCloudEventsHeaders(t *testing.T) {
 	require.Len(t, cause, 1)
 	require.Equal(t, "m2", string(cause[0].Key))
 
-	require.Eventually(t, func() bool { return p.Pending() == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return p.Pending() == 0 }, 30*time.Second, 10*time.Millisecond)
 	require.InDelta(t, 1, testutil.ToFloat64(mustCounter(t, reg, "anteater_kafka_messages_total", "result", "success", "topic", event.DefaultModelTopic)), 0)
 	require.Equal(t, 0.0, gauge(t, reg, "anteater_outbox_messages"))
 }
@@ -113,7 +113,7 @@ func TestOutboxHoldsWhileKafkaIsDown(t *testing.T) {
 		ids[string(m.Key)]++
 	}
 	require.Len(t, ids, n)
-	require.Eventually(t, func() bool { return p.Pending() == 0 }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return p.Pending() == 0 }, 30*time.Second, 10*time.Millisecond)
 	require.Equal(t, 0.0, gauge(t, reg, "anteater_outbox_oldest_age_seconds"))
 }
 
