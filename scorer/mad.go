@@ -4,7 +4,9 @@ func init() {
 	Register("mad", ModelDoc{
 		Description: "Robust z-score against the median and the median absolute deviation (MAD·1.4826) of a " +
 			"sliding window. Outliers in the window barely move either, so it stays sharp on spiky series; " +
-			"a sorted copy of the window makes each update O(window) memmove with no allocation.",
+			"a sorted copy of the window makes each update one binary search and one memmove of the values " +
+			"between the old and the new value's ranks, and the MAD an O(1) walk from the previous " +
+			"sample's, with no allocation.",
 		Warmup: "`warmup` samples (default 16), then threshold.init samples (default 128) for SPOT.",
 		State:  "8·window bytes plus about 350 (≈ 870 bytes at the default window of 64).",
 		Params: []ParamDoc{
@@ -19,7 +21,7 @@ const madConsistency = 1.4826
 
 type mad struct {
 	warmup int
-	w      window
+	w      sortedRing
 }
 
 // calibration: see zFloor.
@@ -34,22 +36,18 @@ func newMAD(p Params) (Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &mad{warmup: warm, w: newWindow(size)}, nil
+	return &mad{warmup: warm, w: newSortedRing(size)}, nil
 }
 
 // scale is the robust spread; when more than half the window is one value
 // (MAD 0, common on quantised series) it falls back to the mean absolute
 // deviation from the median, and then to the floor.
 func (m *mad) scale(med float64) float64 {
-	s := madConsistency * m.w.mad(med)
+	s := madConsistency * m.w.madAt(med)
 	if s > 0 {
 		return max(s, scaleFloor(med))
 	}
-	var sum float64
-	for _, x := range m.w.sorted {
-		sum += abs(x - med)
-	}
-	return max(1.2533*sum/float64(len(m.w.sorted)), scaleFloor(med))
+	return max(1.2533*m.w.absDevSum(med)/float64(len(m.w.sorted)), scaleFloor(med))
 }
 
 func abs(x float64) float64 {

@@ -1,0 +1,270 @@
+package scorer
+
+import "math"
+
+// sortedRing is mad's window: a ring of the last len(vals) values plus
+// the same values kept sorted. An update moves only the sorted values
+// between the old value's rank and the new one's (one memmove), both
+// ranks found by branch-free binary searches; the MAD's split between
+// the values below and above the median is walked from the previous
+// sample's, since it moves by a rank or two per sample.
+//
+// It computes the same values, bit for bit, as window (stats.go), which
+// re-sorts with two memmoves and binary-searches the MAD afresh.
+type sortedRing struct {
+	vals   []float64 // ring, oldest at head once full
+	sorted []float64 // the first n values of vals, ascending
+	head   int
+	n      int
+	split  int // the last MAD search's answer: a hint, not state
+	block  int // see ranks: about √size
+}
+
+func newSortedRing(size int) sortedRing {
+	block := 1
+	for block*block < size {
+		block *= 2
+	}
+	return sortedRing{vals: make([]float64, size), sorted: make([]float64, 0, size), block: block}
+}
+
+func (w *sortedRing) full() bool { return w.n == len(w.vals) }
+
+func (w *sortedRing) reset() {
+	clear(w.vals)
+	w.sorted = w.sorted[:0]
+	w.head, w.n, w.split = 0, 0, 0
+}
+
+// push adds v, dropping the oldest value when full.
+func (w *sortedRing) push(v float64) {
+	if !w.full() {
+		i := searchSorted(w.sorted, v)
+		w.sorted = append(w.sorted, 0)
+		copy(w.sorted[i+1:], w.sorted[i:])
+		w.sorted[i] = v
+		w.vals[w.head] = v
+		w.n++
+	} else {
+		old := w.vals[w.head]
+		w.vals[w.head] = v
+		s := w.sorted
+		// i: old's rank; j: v's rank among the others (before equal
+		// values, as a binary search over them would put it).
+		i, j := w.ranks(old, v)
+		switch {
+		case j > i+1:
+			copy(s[i:j-1], s[i+1:j])
+			s[j-1] = v
+		case j < i:
+			copy(s[j+1:i+1], s[j:i])
+			s[j] = v
+		default: // j == i or j == i+1: v takes old's place
+			s[i] = v
+		}
+	}
+	if w.head++; w.head == len(w.vals) {
+		w.head = 0
+	}
+}
+
+// ranks returns how many sorted values are below a and below b, in two
+// rounds of independent comparisons rather than a binary search's chain
+// of dependent ones: the last value of every block of w.block values
+// tells which block holds the rank, then that block's values are
+// counted. Both counts share the loops, so the CPU overlaps them.
+func (w *sortedRing) ranks(a, b float64) (int, int) {
+	s := w.sorted
+	bs := w.block
+	ba, bb := 0, 0
+	for i := bs - 1; i < len(s); i += bs {
+		ba += less(s[i], a)
+		bb += less(s[i], b)
+	}
+	ra, rb := ba*bs, bb*bs
+	ca, cb := ra, rb
+	for _, x := range s[ra:min(ra+bs, len(s))] {
+		ca += less(x, a)
+	}
+	for _, x := range s[rb:min(rb+bs, len(s))] {
+		cb += less(x, b)
+	}
+	return ca, cb
+}
+
+// searchSorted is the first index of a whose value is ≥ v (len(a) if
+// none). The loop has a fixed trip count per length and a conditional
+// move for a body, so it costs the same whatever v is.
+func searchSorted(a []float64, v float64) int {
+	n := len(a)
+	if n == 0 {
+		return 0
+	}
+	base := 0
+	for n > 1 {
+		half := n >> 1
+		base += half & -less(a[base+half-1], v)
+		n -= half
+	}
+	return base + less(a[base], v)
+}
+
+// less is a < b as 0 or 1, which compiles to a flag set rather than a
+// branch.
+func less(a, b float64) int {
+	if a < b {
+		return 1
+	}
+	return 0
+}
+
+// shift adds delta to every value; order is preserved.
+func (w *sortedRing) shift(delta float64) {
+	for i := range w.vals[:w.n] {
+		w.vals[i] += delta
+	}
+	for i := range w.sorted {
+		w.sorted[i] += delta
+	}
+}
+
+// at returns the i-th oldest value.
+func (w *sortedRing) at(i int) float64 {
+	start := 0
+	if w.full() {
+		start = w.head
+	}
+	if i += start; i >= len(w.vals) {
+		i -= len(w.vals)
+	}
+	return w.vals[i]
+}
+
+// median of the sorted values; NaN when empty.
+func (w *sortedRing) median() float64 {
+	n := len(w.sorted)
+	if n == 0 {
+		return math.NaN()
+	}
+	if n%2 == 1 {
+		return w.sorted[n/2]
+	}
+	return (w.sorted[n/2-1] + w.sorted[n/2]) / 2
+}
+
+// madAt is the median absolute deviation from med, which must be the
+// median. The absolute deviations form two ascending runs walking
+// outward from med: below it med − s[ri−1−i], above it s[ri+j] − med.
+// The k+1 smallest deviations take some i from the first run and k+1−i
+// from the second; i is where the runs cross, found by walking from the
+// previous sample's i. The next rank, for an even window, is the smaller
+// of the two runs' next values.
+func (w *sortedRing) madAt(med float64) float64 {
+	s := w.sorted
+	n := len(s)
+	if n == 0 {
+		return math.NaN()
+	}
+	// s[ri:] ≥ med > s[:ri]; med sits in the middle, so walk from
+	// there (down over values equal to it).
+	ri := n / 2
+	for ri > 0 && s[ri-1] >= med {
+		ri--
+	}
+	for ri < n && s[ri] < med {
+		ri++
+	}
+	k := (n - 1) / 2 // the lower middle rank
+	na, nb := ri, n-ri
+	lo, hi := max(0, k+1-nb), min(k+1, na)
+	// Take i from below and k+1−i from above: the first i in [lo, hi)
+	// whose below-deviation is not smaller than the above-deviation it
+	// would displace, or hi. The condition is monotone in i.
+	below := func(i int) float64 { return med - s[ri-1-i] }
+	above := func(j int) float64 { return s[ri+j] - med }
+	i := min(max(w.split, lo), hi)
+	for i < hi && below(i) < above(k-i) {
+		i++
+	}
+	for i > lo && !(below(i-1) < above(k-i+1)) {
+		i--
+	}
+	w.split = i
+	j := k + 1 - i
+	var kth float64
+	switch {
+	case i == 0:
+		kth = above(j - 1)
+	case j == 0:
+		kth = below(i - 1)
+	default:
+		kth = max(below(i-1), above(j-1))
+	}
+	if n%2 == 1 {
+		return kth
+	}
+	// The (k+1)-th smallest: the next of either run.
+	var next float64
+	switch {
+	case i == na:
+		next = above(j)
+	case j == nb:
+		next = below(i)
+	default:
+		next = min(below(i), above(j))
+	}
+	return (kth + next) / 2
+}
+
+// absDevSum is the sum of the absolute deviations from med, in sorted
+// order. Values equal to med add exactly zero, so the sum skips their
+// run: it is over half the window when the MAD is 0, the only time mad
+// asks.
+func (w *sortedRing) absDevSum(med float64) float64 {
+	s := w.sorted
+	lo := searchSorted(s, med)
+	hi := lo
+	for hi < len(s) && s[hi] == med {
+		hi++
+	}
+	var sum float64
+	for _, x := range s[:lo] {
+		sum += abs(x - med)
+	}
+	for _, x := range s[hi:] {
+		sum += abs(x - med)
+	}
+	return sum
+}
+
+// appendState and restoreState save the values oldest first, the layout
+// of window's (stats.go), so states of either read the same.
+func (w *sortedRing) appendState(b []byte) ([]byte, error) {
+	e := enc{b: b}
+	e.u32(uint32(w.n))
+	for i := range w.n {
+		e.f64(w.at(i))
+	}
+	return e.b, nil
+}
+
+// restoreState rebuilds the window; a failed restore leaves it unchanged.
+func (w *sortedRing) restoreState(b []byte) error {
+	d := dec{b: b}
+	n := int(d.u32())
+	if d.err == nil && n > len(w.vals) {
+		d.fail("window length")
+	}
+	tmp := newSortedRing(len(w.vals))
+	for range n {
+		if d.err != nil {
+			break
+		}
+		tmp.push(d.f64())
+	}
+	if err := d.finish(); err != nil {
+		return err
+	}
+	*w = tmp
+	return nil
+}
