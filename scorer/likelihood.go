@@ -69,7 +69,9 @@ type likelihood struct {
 // likelihoodParams are a likelihood's settings (window ≤
 // maxLikelihoodWindow, init ≤ 1<<20).
 type likelihoodParams struct {
-	alpha   float64
+	// weight is max(alpha, 1/n) with alpha = 1/memory, the weight of
+	// the n-th average in the long-run mean and variance.
+	weight  weightOf
 	cap     float64
 	logRisk float64 // ln(risk) < 0
 	// skew is the Cornish–Fisher coefficient γ/6 of the average's
@@ -83,7 +85,7 @@ type likelihoodParams struct {
 
 func newLikelihoodParams(risk float64, init, window, memory int, capDev float64, skewed bool) likelihoodParams {
 	l := likelihoodParams{
-		window: uint8(window), alpha: 1 / float64(memory), cap: capDev, init: int32(init),
+		window: uint8(window), weight: newWeightOf(1 / float64(memory)), cap: capDev, init: int32(init),
 		logRisk: math.Log(risk),
 	}
 	z := math.Sqrt2 * math.Erfinv(1-2*risk)
@@ -139,7 +141,7 @@ func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float
 		}
 	}
 	l.n++
-	w := max(p.alpha, 1/float64(l.n))
+	w := p.weight.at(l.n)
 	d := avg - l.mu
 	l.mu += w * d
 	l.vr = (1 - w) * (l.vr + w*d*d)
@@ -154,6 +156,12 @@ func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float
 func cornishFisherZ(x, g float64) float64 {
 	// g·z² + z − (x+g) = 0, in the form that is stable as g → 0.
 	c := x + g
+	if g == 0 && math.Abs(c) < 0x1p1023 {
+		// The Gaussian tail (the default): the expression below is then
+		// 2c/(1+√1) = c exactly (doubling and halving are exact short of
+		// overflow), so skip its square root and division.
+		return c
+	}
 	if g > 0 {
 		c = max(c, -0.25/g) // the turning point: 1+4gc = 0
 	}
@@ -202,9 +210,9 @@ const (
 	logTailRes = 16
 )
 
-// logTailTable holds log Q and its derivative at each grid point.
-var logTailTable = func() [][2]float64 {
-	t := make([][2]float64, (logTailHi-logTailLo)*logTailRes+1)
+// logTailTable holds log Q and its derivative at each grid point: an
+// array rather than a slice, so lookups need no slice header load.
+var logTailTable = func() (t [(logTailHi-logTailLo)*logTailRes + 1][2]float64) {
 	for i := range t {
 		z := logTailLo + float64(i)/logTailRes
 		q := 0.5 * math.Erfc(z/math.Sqrt2)

@@ -176,6 +176,10 @@ func (w *window) decode(d *dec) {
 // roughnessAlpha sets the memory of roughness (about 500 samples).
 const roughnessAlpha = 1.0 / 256
 
+// roughnessWeight is max(roughnessAlpha, 1/n) without the division once
+// the alpha wins.
+var roughnessWeight = newWeightOf(roughnessAlpha)
+
 // roughnessShare is the share of the series' typical step that a core's
 // spread may not go below.
 var roughnessShare = 0.5
@@ -195,7 +199,7 @@ type roughness struct {
 func (r *roughness) update(v float64) float64 {
 	floor := roughnessShare * r.mean
 	if r.n > 0 {
-		a := max(roughnessAlpha, 1/float64(r.n))
+		a := roughnessWeight.at(r.n)
 		r.mean += a * (math.Abs(v-r.prev) - r.mean)
 	}
 	r.n++
