@@ -30,7 +30,7 @@ func init() {
 			cmd.Flag("explain", "Attribution-only models joined by + (they set the contributions, not the score; none: no such model).").Default(multivariate.DefaultExplain).StringVar(&o.cfg.Explain)
 			cmd.Flag("combine", "How an ensemble joins its members' calibrated scores: max or mean (empty: default).").StringVar(&o.cfg.Combine)
 			cmd.Flag("holdout", "Share of the latest training rows held out for calibration (0: default, negative: none).").Float64Var(&o.cfg.Holdout)
-			cmd.Flag("refit", "Refit on all training rows after calibrating on the held-out part.").BoolVar(&o.cfg.Refit)
+			cmd.Flag("refit", "Refit on all training rows after calibrating on the held-out part (--no-refit: keep the models fitted without it).").Default("true").BoolVar(&o.refit)
 			cmd.Flag("smoothing", "EWMA weight of the newest score (1: none; 0: default).").Float64Var(&o.cfg.Smoothing)
 			cmd.Flag("risk", "POT risk level of the label-free threshold (0: default).").Float64Var(&o.cfg.Calibration.Risk)
 			cmd.Flag("init-quantile", "POT initial quantile (0: default).").Float64Var(&o.cfg.Calibration.InitQuantile)
@@ -46,10 +46,12 @@ func init() {
 type evalSMDOptions struct {
 	data, out string
 	json      bool
+	refit     bool
 	cfg       multivariate.Config
 }
 
 func evalSMD(ctx context.Context, o *evalSMDOptions, stdout, stderr io.Writer) int {
+	o.cfg.NoRefit = !o.refit
 	names, skipped, err := smd.Discover(o.data)
 	if err != nil {
 		fmt.Fprintln(stderr, "anteater:", err)

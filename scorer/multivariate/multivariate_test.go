@@ -218,6 +218,17 @@ func TestEnsembleParams(t *testing.T) {
 	require.InDelta(t, 0.5, det.members[0].model.(*PCA).Variance, 0)
 }
 
+func TestSaveRestoreKeepsNoRefit(t *testing.T) {
+	for _, noRefit := range []bool{false, true} {
+		det := fittedWith(t, Config{Model: "pca", NoRefit: noRefit}, 4)
+		b, err := det.MarshalBinary()
+		require.NoError(t, err)
+		var back Detector
+		require.NoError(t, back.UnmarshalBinary(b))
+		require.Equal(t, noRefit, back.Config().NoRefit)
+	}
+}
+
 func TestSaveRestore(t *testing.T) {
 	const d = 8
 	for _, model := range append(Names(), "pca+iforest", "pca+tail", "pca@both+tail@diff") {
@@ -231,6 +242,7 @@ func TestSaveRestore(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, b, b2)
 			require.Equal(t, det.Thresholds(), back.Thresholds())
+			require.Equal(t, det.Config(), back.Config())
 			// The previous row (for first differences) is online state, not
 			// saved: a restored detector starts without one, as after Reset.
 			det.Reset()

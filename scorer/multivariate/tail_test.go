@@ -123,10 +123,10 @@ func TestHoldoutCalibration(t *testing.T) {
 		return float64(n) / float64(len(live)), det
 	}
 	in, _ := alarms(Config{Model: "pca", Holdout: -1})
-	out, det := alarms(Config{Model: "pca"})
+	out, det := alarms(Config{Model: "pca", NoRefit: true})
 	require.Greater(t, in, 3*out)
 	require.Less(t, out, 0.01)
-	_, refit := alarms(Config{Model: "pca", Refit: true})
+	_, refit := alarms(Config{Model: "pca"})
 	require.InDelta(t, det.Thresholds()["pca"], refit.Thresholds()["pca"], 0, "refit keeps the held-out thresholds")
 	require.Equal(t, d, refit.Dims())
 	// 500 rows hold out 100 < minCalibration: same as in-sample.
@@ -179,4 +179,27 @@ func TestContinueCarriesCalibratedState(t *testing.T) {
 	require.Greater(t, sa, 1.0)
 	b.Continue(a)
 	require.InDelta(t, a.members[0].ewma/a.members[0].tSmooth, b.members[0].ewma/b.members[0].tSmooth, 1e-12)
+}
+
+// Each of M scoring members is calibrated at risk/M (Bonferroni), so that
+// the max of their calibrated scores alarms at about the ensemble's risk.
+func TestMemberRiskIsShared(t *testing.T) {
+	const d = 6
+	X := synth(3000, d, 4)
+	thr := func(cfg Config) map[string]float64 {
+		det, err := NewDetector(cfg)
+		require.NoError(t, err)
+		require.NoError(t, det.Fit(context.Background(), X))
+		return det.Thresholds()
+	}
+	const risk = 4e-3
+	ens := thr(Config{Model: "pca+tail", Calibration: POT{Risk: risk}})
+	half := thr(Config{Model: "pca", Calibration: POT{Risk: risk / 2}})
+	full := thr(Config{Model: "pca", Calibration: POT{Risk: risk}})
+	require.InDelta(t, half["pca"], ens["pca"], 0)
+	require.Greater(t, ens["pca"], full["pca"])
+	// The attribution-only member takes the same share.
+	require.InDelta(t, half["tail@diff"], ens["tail@diff"], 0)
+	tail := thr(Config{Model: "tail", Calibration: POT{Risk: risk / 2}})
+	require.InDelta(t, tail["tail"], ens["tail"], 0)
 }

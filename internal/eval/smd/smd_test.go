@@ -175,3 +175,52 @@ func TestEvaluateAndOverall(t *testing.T) {
 	require.Equal(t, 2*r.Adjusted.FP, o.Adjusted.FP)
 	require.InDelta(t, r.HitRate150, o.HitRate150, 1e-12)
 }
+
+// The label-free threshold is chosen from the training rows alone: the
+// test labels and interpretation never reach the detector, and a test row
+// cannot move the score of an earlier one (no look-ahead).
+func TestPredictionIgnoresTestLabels(t *testing.T) {
+	const d, n = 5, 800
+	m := &Machine{Name: "synthetic"}
+	for i := range n {
+		row := make([]float64, d)
+		for j := range row {
+			row[j] = math.Sin(float64(i*(j+2))/13) + 0.05*math.Cos(float64(i*i%97))
+		}
+		m.Train = append(m.Train, row)
+		test := append([]float64(nil), row...)
+		if i >= 400 && i < 420 {
+			test[1] += 8
+		}
+		m.Test = append(m.Test, test)
+		m.Labels = append(m.Labels, i >= 400 && i < 420)
+	}
+	m.Interpretation = []Segment{{Start: 400, End: 420, Dims: []int{1}}}
+	cfg := multivariate.Config{Model: multivariate.DefaultModel}
+	want, err := Evaluate(context.Background(), m, cfg)
+	require.NoError(t, err)
+	require.Contains(t, want.Pred, true)
+
+	// Other labels: every row anomalous but the injected ones.
+	relabelled := *m
+	relabelled.Labels = make([]bool, n)
+	for i, l := range m.Labels {
+		relabelled.Labels[i] = !l
+	}
+	relabelled.Interpretation = []Segment{{Start: 0, End: 400, Dims: []int{0, 4}}}
+	got, err := Evaluate(context.Background(), &relabelled, cfg)
+	require.NoError(t, err)
+	require.Equal(t, want.Scores, got.Scores)
+	require.Equal(t, want.Pred, got.Pred)
+	require.NotEqual(t, want.Adjusted, got.Adjusted, "the labels do change the metrics")
+
+	// Changing the later test rows leaves the earlier scores alone.
+	cut := *m
+	cut.Test = append([][]float64(nil), m.Test[:500]...)
+	for range n - 500 {
+		cut.Test = append(cut.Test, []float64{9, 9, 9, 9, 9})
+	}
+	got, err = Evaluate(context.Background(), &cut, cfg)
+	require.NoError(t, err)
+	require.Equal(t, want.Scores[:500], got.Scores[:500])
+}
