@@ -67,11 +67,19 @@ const (
 // against the profile's largest offset lose nothing that matters, and a
 // 5-minute daily profile fits in 576 bytes.
 type profile struct {
-	periodMs int64
-	q        []int16 // qUnset: point never learnt
-	unit     float64 // value of one step of q; 0 until a point is set
-	inv      float64 // 1/unit, not saved
+	q    []int16 // qUnset: point never learnt
+	unit float64 // value of one step of q; 0 until a point is set
+	inv  float64 // 1/unit, not saved
+	// span is the time between points in ms: the period is span·len(q),
+	// whole milliseconds (newSeasonal), and span < 2³¹ (at most 5 weeks
+	// over at least 4 points).
+	span int32
+	// rem is how far past its point (seasonal.idx) the last lookup's
+	// timestamp fell, in ms, or -1 when unknown; not saved (see at).
+	rem int32
 }
+
+func (p *profile) period() int64 { return int64(p.span) * int64(len(p.q)) }
 
 // qUnset marks an unlearnt point; qMax bounds the others.
 const (
@@ -80,7 +88,7 @@ const (
 )
 
 func (p *profile) reset() {
-	p.unit, p.inv = 0, 0
+	p.unit, p.inv, p.rem = 0, 0, -1
 	for j := range p.q {
 		p.q[j] = qUnset
 	}
@@ -127,24 +135,49 @@ func (p *profile) set(i int, x float64) {
 }
 
 // at returns the two points around ts and the weight of the second.
-func (p *profile) at(ts int64) (i0, i1 int, f float64) {
-	r := ts % p.periodMs
-	if r < 0 {
-		r += p.periodMs
-	}
+// dt is how far ts lies past the previous lookup's timestamp, when that
+// is known and ts is not before it, else noStep; idx is the profile's
+// point of the previous lookup, updated to ts's.
+//
+// Point i sits at the start of the i-th of n equal spans, so that
+// samples on the grid (the common case) use one point alone: with r the
+// phase of ts in the period, i0 = ⌊r/span⌋ and f = (r mod span)·n/period,
+// as the fraction (r·n mod period)/period. A step shorter than a span (a
+// regular scrape) moves the previous lookup's point on by at most one,
+// with no division; any other step finds the phase afresh. Both ways
+// give the same integers, so f has the same bits.
+func (p *profile) at(ts int64, dt uint64, idx *uint16) (i0, i1 int, f float64) {
+	span := int64(p.span)
 	n := int64(len(p.q))
-	// Point i sits at the start of the i-th of n equal spans, so that
-	// samples on the grid (the common case) use one point alone. r·n
-	// fits easily: periods are at most 5 weeks, points at most 10080.
-	pos := r * n
-	i0 = int(pos / p.periodMs)
-	f = float64(pos%p.periodMs) / float64(p.periodMs)
+	var rem int64
+	if p.rem >= 0 && dt < uint64(span) {
+		i0, rem = int(*idx), int64(p.rem)+int64(dt)
+		if rem >= span {
+			rem -= span
+			if i0++; i0 == len(p.q) {
+				i0 = 0
+			}
+		}
+	} else {
+		period := span * n
+		r := ts % period
+		if r < 0 {
+			r += period
+		}
+		i0, rem = int(r/span), r%span
+	}
+	p.rem, *idx = int32(rem), uint16(i0)
+	// rem·n < period fits easily: periods are at most 5 weeks.
+	f = float64(rem*n) / float64(span*n)
 	i1 = i0 + 1
 	if i1 == len(p.q) {
 		i1 = 0
 	}
 	return i0, i1, f
 }
+
+// noStep is profile.at's dt when the previous lookup is unknown.
+const noStep = math.MaxUint64
 
 func (p *profile) interp(i0, i1 int, f float64) float64 {
 	a, okA := p.get(i0)
@@ -322,7 +355,6 @@ type seasonal struct {
 	// alphaFrom is newWeightOf(alpha).from, kept narrow for the size
 	// class: alpha ≥ 1e-6 makes it at most 1e6.
 	alphaFrom int32
-	auto      bool
 
 	n      int
 	first  int64
@@ -337,8 +369,13 @@ type seasonal struct {
 	// centred has bit 0 set once the main profile's mean went into its
 	// level after its first period, bit 1 the same for the weekly one.
 	centred uint8
+	auto    bool
 	// runs are the fits' runs of residuals beyond their limits (absorb).
 	runs [nFits]int8
+	// idx are the profiles' (main, week) points of the last lookup (see
+	// profile.at), next to the small fields above for the size class;
+	// not saved.
+	idx  [2]uint16
 	fits [nFits]fit
 	// since is when each profile fit's profile had seen its period, 0
 	// before (see sinceOf).
@@ -399,14 +436,14 @@ func newSeasonal(p Params) (Core, error) {
 	m.warmup = int32(warmup)
 	buf := m.qbuf[:]
 	if m.auto {
-		m.week = profile{periodMs: week, q: buf[:weekPoints:weekPoints]}
+		m.week = profile{span: int32(week / weekPoints), q: buf[:weekPoints:weekPoints]}
 		buf = buf[weekPoints:]
 	}
 	q := buf[:min(slots, len(buf)):min(slots, len(buf))]
 	if len(q) < slots {
 		q = make([]int16, slots)
 	}
-	m.main = profile{periodMs: period.Milliseconds(), q: q}
+	m.main = profile{span: int32(period.Milliseconds() / int64(slots)), q: q}
 	m.Reset()
 	return m, nil
 }
@@ -477,12 +514,19 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 			m.stepMs += (min(step, 4*m.stepMs) - m.stepMs) / 16
 		}
 	}
+	// The step since the last sample, for the profiles' lookups: ts −
+	// last as an unsigned number is exact even where the signed one
+	// overflows.
+	dt := uint64(noStep)
+	if m.n > 0 && ts >= m.last {
+		dt = uint64(ts - m.last)
+	}
 	m.n++
 	m.last = ts
 
 	// Every fit's forecast, before learning.
 	var pred [nFits]float64
-	d0, d1, df := m.main.at(ts)
+	d0, d1, df := m.main.at(ts, dt, &m.idx[0])
 	dayOff := m.main.interp(d0, d1, df)
 	pred[fitFlat] = m.fits[fitFlat].level
 	pred[fitWalk] = m.fits[fitWalk].level
@@ -490,7 +534,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	var w0, w1 int
 	var wf, weekOff float64
 	if m.auto {
-		w0, w1, wf = m.week.at(ts)
+		w0, w1, wf = m.week.at(ts, dt, &m.idx[1])
 		weekOff = m.week.interp(w0, w1, wf)
 		pred[fitWeek] = m.fits[fitWeek].level + weekOff
 	}
@@ -509,7 +553,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	winsor := m.clip > 0 && m.n > int(m.warmup)
 	w := weightOf{alpha: m.alpha, from: int(m.alphaFrom)}
 	a := w.at(m.n)
-	mainReady := ts-m.first >= m.main.periodMs
+	mainReady := ts-m.first >= m.main.period()
 	weekReady := m.auto && ts-m.first >= week
 	var lim [nFits]float64
 	// While the chosen fit sees an anomaly (a residual beyond its
@@ -583,7 +627,8 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	if !mainReady {
 		rate = 1
 	}
-	perPoint := float64(m.main.periodMs) / float64(len(m.main.q)) / step
+	// The span is the period over the points, exactly.
+	perPoint := float64(m.main.span) / step
 	m.main.learn(d0, d1, df, dayOff, v-m.fits[fitMain].level, rate/max(perPoint, 1e-3), lim[fitMain])
 	if mainReady && m.centred&1 == 0 {
 		m.centred |= 1
@@ -610,7 +655,7 @@ func (m *seasonal) Ready() bool {
 	if m.n <= int(m.warmup) {
 		return false
 	}
-	return m.auto || m.last-m.first >= m.main.periodMs
+	return m.auto || m.last-m.first >= m.main.period()
 }
 
 // Shift moves the chosen fit's level by delta: delta is its own residual.
@@ -692,6 +737,7 @@ func (m *seasonal) UnmarshalBinary(b []byte) error {
 	for i, p := range []*profile{&m.main, &m.week} {
 		p.setUnit(units[i])
 		copy(p.q, qs[i])
+		p.rem = -1 // the next lookup finds its phase afresh
 	}
 	return nil
 }

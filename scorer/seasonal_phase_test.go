@@ -1,0 +1,74 @@
+package scorer
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// refAt is profile.at as it was before it followed regular steps: two
+// divisions per lookup. The phase tracking must match it bit for bit.
+func refAt(ts, periodMs int64, n int) (i0, i1 int, f float64) {
+	r := ts % periodMs
+	if r < 0 {
+		r += periodMs
+	}
+	pos := r * int64(n)
+	i0 = int(pos / periodMs)
+	f = float64(pos%periodMs) / float64(periodMs)
+	i1 = i0 + 1
+	if i1 == n {
+		i1 = 0
+	}
+	return i0, i1, f
+}
+
+// TestProfilePhase follows timestamps with regular, jittered, irregular,
+// repeated, backward and extreme steps, and checks every lookup against
+// the division.
+func TestProfilePhase(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	cases := []struct {
+		periodMs int64
+		n        int
+	}{
+		{day, 96}, {week, weekPoints}, {day, 288}, {day, 7200}, {3_600_000, 4}, {3_600_000, 60},
+		{35 * day, 4}, {week, 7}, {day, 10000}, {35 * day, 10080},
+	}
+	for _, c := range cases {
+		p := profile{q: make([]int16, c.n), span: int32(c.periodMs / int64(c.n))}
+		p.reset()
+		require.Equal(t, c.periodMs, p.period())
+		span := c.periodMs / int64(c.n)
+		var idx uint16
+		ts, last, known := int64(r.IntN(1<<40))-1<<39, int64(0), false
+		for i := range 200_000 {
+			switch k := r.IntN(100); {
+			case k < 60: // a regular step
+				ts += []int64{15_000, 60_000, 300_000, span, span - 1, span + 1}[i/1000%6]
+			case k < 75:
+				ts += int64(r.IntN(int(2 * span)))
+			case k < 85:
+				ts += int64(r.IntN(int(3 * c.periodMs)))
+			case k < 90:
+				ts -= int64(r.IntN(int(span)))
+			case k < 92:
+				ts = []int64{math.MinInt64, math.MaxInt64, 0, -1, 1}[r.IntN(5)]
+			case k < 93:
+				p.rem = -1 // as after a restore
+			}
+			dt := uint64(noStep)
+			if known && ts >= last {
+				dt = uint64(ts - last)
+			}
+			i0, i1, f := p.at(ts, dt, &idx)
+			w0, w1, wf := refAt(ts, c.periodMs, c.n)
+			require.Equal(t, w0, i0, "period %d n %d ts %d dt %d", c.periodMs, c.n, ts, dt)
+			require.Equal(t, w1, i1)
+			require.Equal(t, math.Float64bits(wf), math.Float64bits(f), "ts %d", ts)
+			last, known = ts, true
+		}
+	}
+}
