@@ -397,15 +397,22 @@ func newDetector(name string, core Core, cfg config) *detector {
 var nan = math.NaN()
 
 // Observe implements Model.
-func (d *detector) Observe(ts int64, v float64) Result {
-	res := d.observe(ts, v)
+//
+// The result is named and filled in place: a Result returned from a
+// local variable is copied with 16-byte moves that load what 8-byte and
+// 1-byte stores have just written, which the CPU cannot forward from its
+// store buffer, and those stalls were a fifth of the detector's time.
+func (d *detector) Observe(ts int64, v float64) (res Result) {
+	d.observe(&res, ts, v)
 	d.countUnits(&res)
-	return res
+	return
 }
 
-func (d *detector) observe(ts int64, v float64) Result {
+// observe scores v into res, which is zero on entry.
+func (d *detector) observe(res *Result, ts int64, v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) || (d.hasLast && ts <= d.lastTs) {
-		return Result{Expected: nan, Lower: nan, Upper: nan, Skipped: true, Status: d.status}
+		res.Expected, res.Lower, res.Upper, res.Skipped, res.Status = nan, nan, nan, true, d.status
+		return
 	}
 	if d.hasLast {
 		step := float64(ts - d.lastTs)
@@ -425,10 +432,10 @@ func (d *detector) observe(ts int64, v float64) Result {
 	v = d.countValue(v)
 	floor := d.rough.update(v)
 	est := d.rough.apply(d.core.Update(ts, v), floor)
-	res := Result{Raw: est.Dev, Expected: est.Expected, Lower: nan, Upper: nan}
+	res.Raw, res.Expected, res.Lower, res.Upper = est.Dev, est.Expected, nan, nan
 	if !d.core.Ready() {
 		d.status, res.Status = Warming, Warming
-		return res
+		return
 	}
 	mag := est.Dev
 	switch d.p.cfg.dir {
@@ -451,7 +458,7 @@ func (d *detector) observe(ts int64, v float64) Result {
 		if !d.spot.ready {
 			d.spot.learn(&d.p.spot, mag)
 			d.status, res.Status = Warming, Warming
-			return res
+			return
 		}
 		thr = d.spot.threshold()
 		d.spot.learn(&d.p.spot, mag)
@@ -465,7 +472,7 @@ func (d *detector) observe(ts int64, v float64) Result {
 		if !d.spot.ready || !ok {
 			d.spot.learn(&d.p.spot, mag)
 			d.status, res.Status = Warming, Warming
-			return res
+			return
 		}
 		zq := d.spot.threshold()
 		d.spot.learn(&d.p.spot, mag)
@@ -483,7 +490,7 @@ func (d *detector) observe(ts int64, v float64) Result {
 		score = min(score, absDev/d.p.cfg.minDev)
 	}
 	res.Score = score
-	d.band(&res, est, thr)
+	d.band(res, est, thr)
 
 	d.debBits = d.debBits<<1 | uint64(b2u(score > 1))
 	d.debSeen = min(d.debSeen+1, d.p.cfg.debM)
@@ -498,7 +505,6 @@ func (d *detector) observe(ts int64, v float64) Result {
 		d.hasOnset, d.lastOnset = true, ts
 	}
 	d.absorb(ts, v, est, score)
-	return res
 }
 
 // countUnits turns Expected, Lower and Upper back into the series' units
