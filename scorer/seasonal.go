@@ -110,8 +110,35 @@ func (p *profile) setUnit(u float64) {
 }
 
 // set stores x at point i, coarsening the unit (halving every point) when
-// x does not fit.
+// x does not fit. The common case, a unit set and x within it, is kept
+// small enough to inline.
 func (p *profile) set(i int, x float64) {
+	if s := x * p.inv; p.unit != 0 && math.Abs(s) <= qMax-1 {
+		p.q[i] = roundQ(s)
+		return
+	}
+	p.setSlow(i, x)
+}
+
+// roundQ is int16(math.Round(s)) for |s| ≤ qMax−1, without branches:
+// s − trunc(s) is exact at that size, and Round goes away from zero
+// from a half on.
+func roundQ(s float64) int16 {
+	t := int32(s)
+	d := s - float64(t)
+	return int16(t + b2i32(d >= 0.5) - b2i32(d <= -0.5))
+}
+
+func b2i32(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// setSlow is set's first point and rescaling (and a NaN, which neither
+// path can store meaningfully; it keeps the original conversion).
+func (p *profile) setSlow(i int, x float64) {
 	if p.unit == 0 {
 		ax := math.Abs(x)
 		if ax == 0 {
@@ -197,12 +224,15 @@ func (p *profile) interp(i0, i1 int, f float64) float64 {
 // explaining residual r (the value minus the fit's level), with the error
 // winsorised at ±lim; pred is the profile's current value there. rate is
 // the per-sample factor.
+//
+// lim > 0 (a winsorising limit or +Inf) and the other operands of the
+// min and max are nonzero constants, as fmin and fclamp need.
 func (p *profile) learn(i0, i1 int, f, pred, r, rate, lim float64) {
-	e := min(max(r-pred, -lim), lim)
+	e := fclamp(r-pred, lim)
 	if o, ok := p.get(i0); !ok {
 		p.set(i0, r)
 	} else if f < 1 {
-		p.set(i0, o+min(rate*(1-f), 1)*e)
+		p.set(i0, o+fmin(rate*(1-f), 1)*e)
 	}
 	if f == 0 {
 		return
@@ -210,7 +240,7 @@ func (p *profile) learn(i0, i1 int, f, pred, r, rate, lim float64) {
 	if o, ok := p.get(i1); !ok {
 		p.set(i1, r)
 	} else {
-		p.set(i1, o+min(rate*f, 1)*e)
+		p.set(i1, o+fmin(rate*f, 1)*e)
 	}
 }
 

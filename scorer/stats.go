@@ -23,6 +23,30 @@ func ratio(v, mu, sd float64) float64 {
 	return min(max(z, -maxDev), maxDev)
 }
 
+// fmin, fmax and fclamp are the builtin min and max on floats for the
+// hot paths, at one comparison instead of about seven instructions: the
+// builtins also propagate a NaN in either operand and put −0 below +0.
+// They return the same bits as the builtins when neither operand is NaN
+// and the two are not zeros of opposite signs; y (lim) must never be
+// NaN, and a NaN x comes out as a NaN. Callers say why their operands
+// qualify.
+func fmin(x, y float64) float64 {
+	if y <= x {
+		return y
+	}
+	return x
+}
+
+func fmax(x, y float64) float64 {
+	if y >= x {
+		return y
+	}
+	return x
+}
+
+// fclamp is min(max(x, −lim), lim) for lim > 0.
+func fclamp(x, lim float64) float64 { return fmin(fmax(x, -lim), lim) }
+
 // window is a ring of the last len(vals) values plus the same values kept
 // sorted, so order statistics cost O(log w) to find and O(w) memmove to
 // update, with no allocation.
