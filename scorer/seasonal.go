@@ -530,6 +530,9 @@ func (m *seasonal) choose(ts int64) {
 	m.chosen = uint8(best)
 }
 
+// Update's min and max are fmin, fmax and fclamp (stats.go): their
+// operands come from finite values, the bounds are positive (the floors,
+// limits and constants).
 func (m *seasonal) Update(ts int64, v float64) Estimate {
 	if m.n == 0 {
 		m.first = ts
@@ -541,6 +544,9 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 		if m.stepMs == 0 {
 			m.stepMs = step
 		} else {
+			// The builtin: raw Updates going back in time for long (never
+			// through the detector) make stepMs NaN, and the saved state
+			// keeps the builtin's NaN bits.
 			m.stepMs += (min(step, 4*m.stepMs) - m.stepMs) / 16
 		}
 	}
@@ -572,8 +578,9 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	m.choose(ts)
 	c := m.chosen
 	expected := pred[c]
-	sd := max(1.2533*m.spread, scaleFloor(expected))
-	est := Estimate{Dev: ratio(v, expected, sd), Expected: expected, Scale: sd}
+	sd := fmax(1.2533*m.spread, scaleFloor(expected))
+	// ratio(v, expected, sd), for sd > 0.
+	est := Estimate{Dev: fclamp((v-expected)/sd, maxDev), Expected: expected, Scale: sd}
 	if m.n == 1 {
 		est = Estimate{Expected: v, Scale: nan}
 	}
@@ -598,7 +605,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	} else {
 		m.spread += (m.fits[c].err - m.spread) / spreadFollow
 	}
-	quiet := !winsor || math.Abs(v-expected) <= m.clip*max(1.2533*m.fits[c].err, scaleFloor(expected))
+	quiet := !winsor || math.Abs(v-expected) <= m.clip*fmax(1.2533*m.fits[c].err, scaleFloor(expected))
 	for k := range nFits {
 		f := &m.fits[k]
 		switch k {
@@ -613,10 +620,10 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 		}
 		lim[k] = math.Inf(1)
 		if winsor {
-			lim[k] = m.clip * max(1.2533*f.err, scaleFloor(pred[k]))
+			lim[k] = m.clip * fmax(1.2533*f.err, scaleFloor(pred[k]))
 		}
 		raw := v - pred[k]
-		r := min(max(raw, -lim[k]), lim[k])
+		r := fclamp(raw, lim[k])
 		// A rival absorbs its lasting shifts, once its profile (if it
 		// has one) is complete: before, the profile takes them.
 		since := m.sinceOf(k)
@@ -641,7 +648,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 		// cycle's running mean would bias the points learnt early.
 		switch {
 		case k == fitWalk:
-			f.level += max(walkAlpha, a) * r
+			f.level += fmax(a, walkAlpha) * r
 		case k == fitFlat, since > 0:
 			f.level += a * r
 		}
@@ -652,14 +659,14 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	// profile learns. In its first period a profile learns at rate 1:
 	// each point is then about the mean of the samples near it rather
 	// than the first of them.
-	step := max(m.stepMs, 1)
+	step := fmax(m.stepMs, 1)
 	rate := m.gamma
 	if !mainReady {
 		rate = 1
 	}
 	// The span is the period over the points, exactly.
 	perPoint := float64(m.main.span) / step
-	m.main.learn(d0, d1, df, dayOff, v-m.fits[fitMain].level, rate/max(perPoint, 1e-3), lim[fitMain])
+	m.main.learn(d0, d1, df, dayOff, v-m.fits[fitMain].level, rate/fmax(perPoint, 1e-3), lim[fitMain])
 	if mainReady && m.centred&1 == 0 {
 		m.centred |= 1
 		m.fits[fitMain].level += m.main.centre()
@@ -670,7 +677,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 			rate = 1
 		}
 		perPoint = float64(week) / weekPoints / step
-		m.week.learn(w0, w1, wf, weekOff, v-m.fits[fitWeek].level, rate/max(perPoint, 1e-3), lim[fitWeek])
+		m.week.learn(w0, w1, wf, weekOff, v-m.fits[fitWeek].level, rate/fmax(perPoint, 1e-3), lim[fitWeek])
 		if weekReady && m.centred&2 == 0 {
 			m.centred |= 2
 			m.fits[fitWeek].level += m.week.centre()
