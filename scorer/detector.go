@@ -423,7 +423,8 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 		} else if d.stepMs == 0 {
 			d.stepMs = step
 		} else {
-			d.stepMs += (min(step, 4*d.stepMs) - d.stepMs) / 16
+			// Both positive (timestamps increase): fmin is the builtin.
+			d.stepMs += (fmin(step, 4*d.stepMs) - d.stepMs) / 16
 		}
 	}
 	d.hasLast, d.lastTs = true, ts
@@ -444,7 +445,9 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 	case Down:
 		mag = -mag
 	}
-	mag = max(mag, 0)
+	// fmax returns its +0 on a tie with −0 as the builtin does, and a
+	// NaN, as the builtin's, becomes 0 below.
+	mag = fmax(mag, 0)
 	if math.IsNaN(mag) {
 		mag = 0
 	}
@@ -479,7 +482,7 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 		if p := mag / zq; p > score {
 			score = p
 		}
-		thr = min(thr, zq)
+		thr = fmin(thr, zq) // zq > 0, thr not NaN
 	}
 	d.status, res.Status = Ready, Ready
 	absDev := math.Abs(v - est.Expected)

@@ -111,8 +111,11 @@ func (l *likelihood) ready(p *likelihoodParams) bool { return l.n >= int(p.init)
 // deviation that would have scored exactly 1 (+Inf when the cap makes 1
 // unreachable, 0 when every deviation would have passed); both are valid
 // only when ok, i.e. when the likelihood was ready before this sample.
+//
+// mag is not NaN and the bounds are positive, so fmin and fmax give the
+// builtins' bits.
 func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float64, ok bool) {
-	a := float64(float32(min(mag, p.cap)))
+	a := float64(float32(fmin(mag, p.cap)))
 	rest := l.sum // the other k−1 values
 	if l.k == p.window {
 		rest -= float64(l.ring[l.head]) // the oldest leaves
@@ -122,7 +125,7 @@ func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float
 	kk := float64(l.k)
 	avg := (rest + a) / kk
 	if ok = l.ready(p); ok {
-		sd := max(math.Sqrt(l.vr), likelihoodSDFloor)
+		sd := fmax(math.Sqrt(l.vr), likelihoodSDFloor)
 		score = logTail(cornishFisherZ((avg-l.mu)/sd, p.skew)) / p.logRisk
 		switch thr = (l.mu+p.zThr*sd)*kk - rest; {
 		case thr > p.cap:
