@@ -62,7 +62,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"counts/mad":            0xf7b3e01559e6de6c,
 		"counts/nsigma":         0x93fc4c7b596a1b00,
 		"counts/slots":          0x4d57bcd529a7db48,
-		"counts/sr":             0xde66a2f039d1959,
+		"counts/sr":             0xf89e3da520f64fbd,
 		"daily/1d":              0x71e3e2fe25ad3cbe,
 		"daily/1d-144":          0x4e37c9bf9b25cc4f,
 		"daily/auto-thr":        0xe4bcdc370c769ea7,
@@ -71,7 +71,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"daily/mad":             0xe4f717d4996d28cc,
 		"daily/nsigma":          0xe54cb9450e03cc0c,
 		"daily/slots":           0xc8769875fea199c3,
-		"daily/sr":              0x79e056c16451d1c3,
+		"daily/sr":              0xc4f5288cff663159,
 		"walk/1d":               0x8e281c55105350f8,
 		"walk/1d-144":           0x746ec991dec1b36a,
 		"walk/auto-thr":         0xf24d4d23e4f9550a,
@@ -80,7 +80,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"walk/mad":              0xa9ab8a1ec8d951,
 		"walk/nsigma":           0x873c976c37fe8a25,
 		"walk/slots":            0x77da9065e0e5ec03,
-		"walk/sr":               0xddeba5018a76d657,
+		"walk/sr":               0xa99b51b7b8c54173,
 		"weekly-shift/1d":       0x5d94f3ae3eaa69dd,
 		"weekly-shift/1d-144":   0xf50f66e136cf4225,
 		"weekly-shift/auto-thr": 0x3430d310c429e8ac,
@@ -89,7 +89,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"weekly-shift/mad":      0x886243e5be383c49,
 		"weekly-shift/nsigma":   0x81e2b90e16763c55,
 		"weekly-shift/slots":    0x475be0ad8932b8c3,
-		"weekly-shift/sr":       0xd0655aa693770b04,
+		"weekly-shift/sr":       0x98fa26a032032c49,
 	}
 	got := map[string]uint64{}
 	for sname, sig := range signals {

@@ -1,0 +1,97 @@
+package scorer
+
+import (
+	"math"
+	"math/cmplx"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRealFFT checks the half-size real FFT against the DFT's
+// definition for every size sr accepts.
+func TestRealFFT(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for n := 4; n <= 1024; n *= 2 {
+		f := sharedRealFFT(n)
+		require.Same(t, f, sharedRealFFT(n))
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = 100 + r.NormFloat64()
+		}
+		out := make([]complex128, n/2+1)
+		f.transform(x, make([]complex128, n/2), out)
+		for k := range out {
+			var want complex128
+			for j, v := range x {
+				want += complex(v, 0) * cmplx.Exp(complex(0, -2*math.Pi*float64(j*k)/float64(n)))
+			}
+			require.InDelta(t, 0, cmplx.Abs(out[k]-want), 1e-9*float64(n)*100, "n %d bin %d", n, k)
+		}
+	}
+}
+
+func BenchmarkRealFFT(b *testing.B) {
+	f := sharedRealFFT(64)
+	x := make([]float64, 64)
+	for i := range x {
+		x[i] = float64(i % 7)
+	}
+	z, out := make([]complex128, 32), make([]complex128, 33)
+	for b.Loop() {
+		f.transform(x, z, out)
+	}
+}
+
+// TestRealFFTInverse: the inverse undoes the forward transform.
+func TestRealFFTInverse(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for n := 4; n <= 1024; n *= 2 {
+		f := sharedRealFFT(n)
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = 100 + r.NormFloat64()
+		}
+		z, spec, back := make([]complex128, n/2), make([]complex128, n/2+1), make([]float64, n)
+		f.transform(x, z, spec)
+		f.inverse(spec, z, back)
+		for i := range x {
+			require.InDelta(t, x[i], back[i], 1e-10, "n %d point %d", n, i)
+		}
+	}
+}
+
+func BenchmarkSRRefresh(b *testing.B) {
+	c, err := newCore("sr", nil)
+	require.NoError(b, err)
+	m := c.(*sr)
+	for i := range 200 {
+		m.Update(0, 50+math.Sin(float64(i)/7)+float64(i%3))
+	}
+	for b.Loop() {
+		m.refreshKernel()
+	}
+}
+
+// BenchmarkSRSlide is sr's cost per point between refreshes.
+func BenchmarkSRSlide(b *testing.B) {
+	c, err := newCore("sr", map[string]string{"refresh": "4096"})
+	require.NoError(b, err)
+	vals := make([]float64, 4096)
+	for i := range vals {
+		vals[i] = 50 + math.Sin(float64(i)/7) + float64(i%3)
+	}
+	for i := range 100 {
+		c.Update(0, vals[i])
+	}
+	i := 100
+	for b.Loop() {
+		c.Update(0, vals[i&4095])
+		i++
+		if i == 4000 {
+			i = 100
+			c.(*sr).age = 0
+		}
+	}
+}
