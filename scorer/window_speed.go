@@ -39,7 +39,11 @@ func (w *sortedRing) reset() {
 // push adds v, dropping the oldest value when full.
 func (w *sortedRing) push(v float64) {
 	if !w.full() {
-		i := searchSorted(w.sorted, v)
+		// Ranked as ranks does, so that both agree on where a −0 goes.
+		i := 0
+		for _, x := range w.sorted {
+			i += below(x, v)
+		}
 		w.sorted = append(w.sorted, 0)
 		copy(w.sorted[i+1:], w.sorted[i:])
 		w.sorted[i] = v
@@ -78,19 +82,25 @@ func (w *sortedRing) ranks(a, b float64) (int, int) {
 	bs := w.block
 	ba, bb := 0, 0
 	for i := bs - 1; i < len(s); i += bs {
-		ba += less(s[i], a)
-		bb += less(s[i], b)
+		ba += below(s[i], a)
+		bb += below(s[i], b)
 	}
 	ra, rb := ba*bs, bb*bs
 	ca, cb := ra, rb
 	for _, x := range s[ra:min(ra+bs, len(s))] {
-		ca += less(x, a)
+		ca += below(x, a)
 	}
 	for _, x := range s[rb:min(rb+bs, len(s))] {
-		cb += less(x, b)
+		cb += below(x, b)
 	}
 	return ca, cb
 }
+
+// below is x < v as 0 or 1 for finite x and v, from the sign of x − v:
+// three instructions and no branch. (The one case where it and < differ,
+// x = −0 and v = +0, only lets a zero's sign trade places with another
+// zero's.)
+func below(x, v float64) int { return int(math.Float64bits(x-v) >> 63) }
 
 // searchSorted is the first index of a whose value is ≥ v (len(a) if
 // none). The loop has a fixed trip count per length and a conditional
