@@ -110,30 +110,32 @@ func (p *profile) setUnit(u float64) {
 }
 
 // set stores x at point i, coarsening the unit (halving every point) when
-// x does not fit. The common case, a unit set and x within it, is kept
-// small enough to inline.
+// x does not fit.
 func (p *profile) set(i int, x float64) {
-	if s := x * p.inv; p.unit != 0 && math.Abs(s) <= qMax-1 {
-		p.q[i] = roundQ(s)
-		return
+	if !p.put(i, x) {
+		p.setSlow(i, x)
 	}
-	p.setSlow(i, x)
+}
+
+// put is set's common case, a unit set and x within it, small enough to
+// inline; it returns false, storing nothing, when set has more to do.
+func (p *profile) put(i int, x float64) bool {
+	s := x * p.inv
+	if p.unit == 0 || !(math.Abs(s) <= qMax-1) {
+		return false
+	}
+	p.q[i] = roundQ(s)
+	return true
 }
 
 // roundQ is int16(math.Round(s)) for |s| ≤ qMax−1, without branches:
-// s − trunc(s) is exact at that size, and Round goes away from zero
-// from a half on.
+// the fraction d = s − trunc(s) is exact at that size, in (−1, 1), and
+// Round goes away from zero from a half on, which is trunc(2d), also
+// exact.
 func roundQ(s float64) int16 {
 	t := int32(s)
 	d := s - float64(t)
-	return int16(t + b2i32(d >= 0.5) - b2i32(d <= -0.5))
-}
-
-func b2i32(b bool) int32 {
-	if b {
-		return 1
-	}
-	return 0
+	return int16(t + int32(d+d))
 }
 
 // setSlow is set's first point and rescaling (and a NaN, which neither
@@ -206,41 +208,68 @@ func (p *profile) at(ts int64, dt uint64, idx *uint16) (i0, i1 int, f float64) {
 // noStep is profile.at's dt when the previous lookup is unknown.
 const noStep = math.MaxUint64
 
-func (p *profile) interp(i0, i1 int, f float64) float64 {
-	a, okA := p.get(i0)
-	b, okB := p.get(i1)
-	switch {
-	case !okA && !okB:
-		return 0
-	case !okA:
-		return b
-	case !okB || f == 0:
-		return a
-	}
-	return a + f*(b-a)
+// place is a timestamp's place on a profile (at) and the values of the
+// two points around it (get): Update interpolates them and then learn
+// moves them, without reading them twice.
+type place struct {
+	i0, i1   int
+	f        float64
+	a, b     float64 // the points' values, when okA, okB
+	okA, okB bool
 }
 
-// learn moves the two points i0, i1 (weights 1−f and f) towards
+// look finds ts on the profile; see at for dt and idx.
+func (p *profile) look(l *place, ts int64, dt uint64, idx *uint16) {
+	l.i0, l.i1, l.f = p.at(ts, dt, idx)
+	l.a, l.okA = p.get(l.i0)
+	l.b, l.okB = p.get(l.i1)
+}
+
+// interp is the profile's value at the place: linear between the points.
+func (l *place) interp() float64 {
+	switch {
+	case !l.okA && !l.okB:
+		return 0
+	case !l.okA:
+		return l.b
+	case !l.okB || l.f == 0:
+		return l.a
+	}
+	return l.a + l.f*(l.b-l.a)
+}
+
+// learn moves the place's two points i0, i1 (weights 1−f and f) towards
 // explaining residual r (the value minus the fit's level), with the error
 // winsorised at ±lim; pred is the profile's current value there. rate is
-// the per-sample factor.
+// the per-sample factor. l must be the profile's latest place (look),
+// with no point set since.
 //
 // lim > 0 (a winsorising limit or +Inf) and the other operands of the
 // min and max are nonzero constants, as fmin and fclamp need.
-func (p *profile) learn(i0, i1 int, f, pred, r, rate, lim float64) {
+func (p *profile) learn(l *place, pred, r, rate, lim float64) {
 	e := fclamp(r-pred, lim)
-	if o, ok := p.get(i0); !ok {
-		p.set(i0, r)
-	} else if f < 1 {
-		p.set(i0, o+fmin(rate*(1-f), 1)*e)
+	// set, with its common case inlined (put).
+	if !l.okA || l.f < 1 {
+		x := r
+		if l.okA {
+			x = l.a + fmin(rate*(1-l.f), 1)*e
+		}
+		if !p.put(l.i0, x) {
+			p.setSlow(l.i0, x)
+			// Setting the first unit or rescaling may change the
+			// other point's value too.
+			l.b, l.okB = p.get(l.i1)
+		}
 	}
-	if f == 0 {
+	if l.f == 0 {
 		return
 	}
-	if o, ok := p.get(i1); !ok {
-		p.set(i1, r)
-	} else {
-		p.set(i1, o+fmin(rate*f, 1)*e)
+	x := r
+	if l.okB {
+		x = l.b + fmin(rate*l.f, 1)*e
+	}
+	if !p.put(l.i1, x) {
+		p.setSlow(l.i1, x)
 	}
 }
 
@@ -562,16 +591,16 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 
 	// Every fit's forecast, before learning.
 	var pred [nFits]float64
-	d0, d1, df := m.main.at(ts, dt, &m.idx[0])
-	dayOff := m.main.interp(d0, d1, df)
+	var dl, wl place
+	m.main.look(&dl, ts, dt, &m.idx[0])
+	dayOff := dl.interp()
 	pred[fitFlat] = m.fits[fitFlat].level
 	pred[fitWalk] = m.fits[fitWalk].level
 	pred[fitMain] = m.fits[fitMain].level + dayOff
-	var w0, w1 int
-	var wf, weekOff float64
+	var weekOff float64
 	if m.auto {
-		w0, w1, wf = m.week.at(ts, dt, &m.idx[1])
-		weekOff = m.week.interp(w0, w1, wf)
+		m.week.look(&wl, ts, dt, &m.idx[1])
+		weekOff = wl.interp()
 		pred[fitWeek] = m.fits[fitWeek].level + weekOff
 	}
 
@@ -666,7 +695,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	}
 	// The span is the period over the points, exactly.
 	perPoint := float64(m.main.span) / step
-	m.main.learn(d0, d1, df, dayOff, v-m.fits[fitMain].level, rate/fmax(perPoint, 1e-3), lim[fitMain])
+	m.main.learn(&dl, dayOff, v-m.fits[fitMain].level, rate/fmax(perPoint, 1e-3), lim[fitMain])
 	if mainReady && m.centred&1 == 0 {
 		m.centred |= 1
 		m.fits[fitMain].level += m.main.centre()
@@ -677,7 +706,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 			rate = 1
 		}
 		perPoint = float64(week) / weekPoints / step
-		m.week.learn(w0, w1, wf, weekOff, v-m.fits[fitWeek].level, rate/fmax(perPoint, 1e-3), lim[fitWeek])
+		m.week.learn(&wl, weekOff, v-m.fits[fitWeek].level, rate/fmax(perPoint, 1e-3), lim[fitWeek])
 		if weekReady && m.centred&2 == 0 {
 			m.centred |= 2
 			m.fits[fitWeek].level += m.week.centre()

@@ -72,3 +72,21 @@ func TestProfilePhase(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundQ checks the branch-free rounding against math.Round on
+// halves, their neighbours and random values across int16's range.
+func TestRoundQ(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	var xs []float64
+	for i := -qMax + 1; i < qMax-1; i += 97 {
+		h := float64(i) + 0.5
+		xs = append(xs, float64(i), h, math.Nextafter(h, 0), math.Nextafter(h, math.Inf(1)), math.Nextafter(h, math.Inf(-1)))
+	}
+	xs = append(xs, 0, math.Copysign(0, -1), 0.49999999999999994, -0.49999999999999994, qMax-1, -(qMax - 1), 1e-300, -1e-300)
+	for range 1_000_000 {
+		xs = append(xs, (2*r.Float64()-1)*(qMax-1))
+	}
+	for _, x := range xs {
+		require.Equal(t, int16(math.Round(x)), roundQ(x), "%v", x)
+	}
+}
