@@ -43,6 +43,9 @@ type calibrationHint struct {
 	// and loses bursts the root compresses (the ensemble, holding sr,
 	// too: on the synthetic counts both lost windows).
 	raw bool
+	// recurring damps deviations that recur at the same time of day
+	// (see recurrence).
+	recurring bool
 	// pointwise makes SPOT ("auto") the default mode: the likelihood
 	// caps and averages deviations in z-score units, which a core whose
 	// deviation is on another scale (sr's saliency ratio) does not have.
@@ -72,6 +75,7 @@ type config struct {
 	debN      int
 	debM      int
 	counts    bool  // may score count-like series' square root
+	recurring bool  // damps daily recurrences (calibrationHint.recurring)
 	absorbMs  int64 // < 0: never absorb
 	holdMs    int64 // < 0: no hold-off
 }
@@ -82,7 +86,7 @@ func resolve(spec Spec, core Core) (config, error) {
 	if c, ok := core.(hinter); ok {
 		h = c.calibration()
 	}
-	c := config{dir: spec.Direction, minDev: spec.MinDeviation, floor: h.floor, counts: !h.raw}
+	c := config{dir: spec.Direction, minDev: spec.MinDeviation, floor: h.floor, counts: !h.raw, recurring: h.recurring}
 	switch c.dir {
 	case "":
 		c.dir = Both
@@ -216,6 +220,9 @@ type detector struct {
 	spot  spot
 	lk    likelihood
 	rough roughness
+	// rec damps deviations that recur daily; nil for cores that do
+	// not ask for it (calibrationHint.recurring).
+	rec *recurrence
 
 	lastTs int64
 	stepMs float64 // smoothed sampling step, for gap detection
@@ -368,6 +375,9 @@ func (d *detector) restart() {
 	d.spot.reset()
 	d.lk.reset()
 	d.rough = roughness{}
+	if d.rec != nil {
+		d.rec.reset()
+	}
 	d.runSign, d.runStart, d.runDelta = 0, 0, 0
 	d.debBits, d.debSeen = 0, 0
 }
@@ -389,6 +399,9 @@ func newDetector(name string, core Core, cfg config) *detector {
 	d := &detector{p: internParams(p), core: core}
 	if cfg.mode == modeLikelihood {
 		d.lk = newLikelihood(&d.p.lk)
+	}
+	if cfg.recurring {
+		d.rec = new(recurrence)
 	}
 	d.resetCounts()
 	return d
@@ -439,6 +452,9 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 		return
 	}
 	mag := est.Dev
+	if d.rec != nil {
+		mag = d.rec.damp(ts, mag)
+	}
 	switch d.p.cfg.dir {
 	case Both:
 		mag = math.Abs(mag)
@@ -576,6 +592,9 @@ func (d *detector) Reset() {
 	d.spot.reset()
 	d.lk.reset()
 	d.rough = roughness{}
+	if d.rec != nil {
+		d.rec.reset()
+	}
 	d.hasLast, d.lastTs, d.stepMs = false, 0, 0
 	d.debBits, d.debSeen = 0, 0
 	d.runSign, d.runStart, d.runDelta = 0, 0, 0
@@ -608,6 +627,9 @@ func (d *detector) MarshalBinary() ([]byte, error) {
 		d.lk.encode(&e)
 	}
 	d.rough.encode(&e)
+	if d.rec != nil {
+		d.rec.encode(&e)
+	}
 	e.boolean(d.hasLast)
 	e.i64(d.lastTs)
 	e.f64(d.stepMs)
@@ -647,6 +669,11 @@ func (d *detector) UnmarshalBinary(b []byte) error {
 		nd.lk.decode(&nd.p.lk, &r)
 	}
 	nd.rough.decode(&r)
+	if d.rec != nil {
+		rec := new(recurrence)
+		rec.decode(&r)
+		nd.rec = rec
+	}
 	nd.hasLast = r.boolean()
 	nd.lastTs = r.i64()
 	nd.stepMs = r.f64()

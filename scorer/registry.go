@@ -246,6 +246,16 @@ func (p Params) Int(name string, lo, hi int) (int, error) {
 	return v, nil
 }
 
+// Bool parses true or false (strconv.ParseBool's spellings).
+func (p Params) Bool(name string) (bool, error) {
+	s := p.raw(name)
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, p.errorf(name, s, "not true or false")
+	}
+	return v, nil
+}
+
 // Duration parses a Prometheus-style or Go duration ("1d", "168h", "30m")
 // in [lo, hi].
 func (p Params) Duration(name string, lo, hi time.Duration) (time.Duration, error) {

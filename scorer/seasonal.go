@@ -27,6 +27,7 @@ func init() {
 			{Name: "gamma", Default: "0.2", Help: "profile smoothing factor per period: how far one period's error moves each profile point"},
 			{Name: "clip", Default: "4", Help: "winsorise updates at this many spreads"},
 			{Name: "warmup", Default: "16", Help: "samples before the level fits score"},
+			{Name: "recurring", Default: "true", Help: "damp excursions that recur at the same time of day (±30 min) on 2 of the last 3 days, up to 1.5× their size: nightly backups and cron jobs"},
 		},
 	}, newSeasonal)
 }
@@ -429,6 +430,8 @@ type seasonal struct {
 	// level after its first period, bit 1 the same for the weekly one.
 	centred uint8
 	auto    bool
+	// recurring: the detector damps daily recurrences (param recurring).
+	recurring bool
 	// runs are the fits' runs of residuals beyond their limits (absorb).
 	runs [nFits]int8
 	// idx are the profiles' (main, week) points of the last lookup (see
@@ -461,7 +464,9 @@ func (m *seasonal) sinceOf(k int) int64 {
 }
 
 // calibration: see zFloor.
-func (m *seasonal) calibration() calibrationHint { return calibrationHint{floor: zFloor} }
+func (m *seasonal) calibration() calibrationHint {
+	return calibrationHint{floor: zFloor, recurring: m.recurring}
+}
 
 func newSeasonal(p Params) (Core, error) {
 	slots, err := p.Int("slots", 4, 10080)
@@ -469,6 +474,9 @@ func newSeasonal(p Params) (Core, error) {
 		return nil, err
 	}
 	m := &seasonal{auto: p.String("period") == "auto"}
+	if m.recurring, err = p.Bool("recurring"); err != nil {
+		return nil, err
+	}
 	period := 24 * time.Hour
 	if !m.auto {
 		if period, err = p.Duration("period", time.Hour, 35*24*time.Hour); err != nil {
