@@ -231,14 +231,14 @@ func (m *sr) dot() float64 {
 func dot4(c, x []float64) float64 {
 	x = x[:len(c)]
 	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(c); i += 4 {
-		s0 += c[i] * x[i]
-		s1 += c[i+1] * x[i+1]
-		s2 += c[i+2] * x[i+2]
-		s3 += c[i+3] * x[i+3]
+	for len(c) >= 4 && len(x) >= 4 {
+		s0 += c[0] * x[0]
+		s1 += c[1] * x[1]
+		s2 += c[2] * x[2]
+		s3 += c[3] * x[3]
+		c, x = c[4:], x[4:]
 	}
-	for ; i < len(c); i++ {
+	for i := range c {
 		s0 += c[i] * x[i]
 	}
 	return (s0 + s1) + (s2 + s3)
@@ -247,15 +247,15 @@ func dot4(c, x []float64) float64 {
 // sum4 is Σ x in four partial sums.
 func sum4(x []float64) float64 {
 	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i]
-		s1 += x[i+1]
-		s2 += x[i+2]
-		s3 += x[i+3]
+	for len(x) >= 4 {
+		s0 += x[0]
+		s1 += x[1]
+		s2 += x[2]
+		s3 += x[3]
+		x = x[4:]
 	}
-	for ; i < len(x); i++ {
-		s0 += x[i]
+	for _, v := range x {
+		s0 += v
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -292,11 +292,9 @@ func (m *sr) refreshKernel() (local, s float64) {
 	sc := getSRScratch(n)
 	defer putSRScratch(sc)
 	x := sc.x
-	m.sum = 0
-	for i := range nr {
-		x[i] = m.at(i)
-		m.sum += x[i]
-	}
+	k := copy(x, m.vals[m.head:])
+	copy(x[k:], m.vals[:m.head])
+	m.sum = sum4(x[:nr])
 	next := m.extrapolate()
 	for i := nr; i < n; i++ {
 		x[i] = next
@@ -307,9 +305,11 @@ func (m *sr) refreshKernel() (local, s float64) {
 	// is computed, mirrored for the circular moving average.
 	half, mask := n/2, n-1
 	logA := sc.logA
+	// log(|X| + 1e-12) as ½·log(|X|² + 1e-24): the same to 1e-12
+	// wherever |X| is not itself about 1e-12, and no square root.
 	for i := 0; i <= half; i++ {
 		re, im := real(spec[i]), imag(spec[i])
-		logA[i] = math.Log(math.Sqrt(re*re+im*im) + 1e-12)
+		logA[i] = 0.5 * math.Log(re*re+im*im+1e-24)
 	}
 	for i := half + 1; i < n; i++ {
 		logA[i] = logA[n-i]
