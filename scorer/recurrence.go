@@ -42,20 +42,16 @@ const (
 // recurrence's days[0] is the current day, days[i] the i-th before; each
 // byte holds a slot's level of upward deviations in its low nibble and of
 // downward ones in its high nibble (see recurLevel).
+//
+// Only excursions (|deviation| ≥ recurMin) are recorded or damped, so
+// the memory moves to the day of a sample only when one comes: a few
+// instructions for every other sample.
 type recurrence struct {
 	days [recurDays + 1][recurSlots]uint8
 	// busy counts the slots with a nonzero level, per day and sign.
-	busy [recurDays + 1][2]uint8
-	day  int64 // day number of days[0]; valid when started
-	// slotEnd is where the slot of the last sample ends: until then
-	// the sample is in the same slot, which spares two divisions a
-	// sample.
-	slotEnd int64
-	// slot is the slot the last sample fell in, and env its recurring
-	// level per sign (0: none), computed once per slot.
-	slot    int8
+	busy    [recurDays + 1][2]uint8
+	day     int64 // day number of days[0]; valid when started
 	started bool
-	env     [2]uint8
 }
 
 // recurLevel quantises a deviation x ≥ recurMin to 1..15, in steps of a
@@ -72,9 +68,10 @@ func recurFloor(l uint8) float64 { return recurMin * math.Exp2(float64(l-1)/4) }
 
 func (r *recurrence) reset() { *r = recurrence{} }
 
-// advance moves to the day and slot of ts (ts never goes back: the
-// detector drops older samples).
-func (r *recurrence) advance(ts int64) {
+// advance moves the memory to the day of ts, forgetting the days that
+// fall out of it, and returns the slot of ts. ts never goes back: the
+// detector drops older samples.
+func (r *recurrence) advance(ts int64) int {
 	d := ts / day
 	if ts < 0 && ts%day != 0 {
 		d--
@@ -92,26 +89,28 @@ func (r *recurrence) advance(ts int64) {
 		}
 		r.day = d
 	}
-	slot := int8((ts - d*day) / slotMs)
-	r.slot, r.slotEnd = slot, d*day+int64(slot+1)*slotMs
-	for s := range 2 {
-		r.env[s] = r.recurring(int(slot), uint(4*s))
-	}
+	return int((ts - d*day) / slotMs)
 }
 
 // recurring is the level that recurred around slot on recurNeed of the
-// past days (shift selects the sign's nibble): the recurNeed-th largest
-// of the days' neighbourhood maxima, counting busy days as 0.
-func (r *recurrence) recurring(slot int, shift uint) uint8 {
+// past days (s selects the sign): the recurNeed-th largest of the days'
+// neighbourhood maxima, counting busy days as 0.
+func (r *recurrence) recurring(slot, s int) uint8 {
+	shift := uint(4 * s)
+	lo, hi := slot-1, slot+1
+	if lo < 0 {
+		lo = recurSlots - 1
+	}
+	if hi == recurSlots {
+		hi = 0
+	}
 	var top [recurNeed]uint8 // descending
 	for i := 1; i <= recurDays; i++ {
-		if r.busy[i][shift/4] > recurFracSlots {
+		if r.busy[i][s] > recurFracSlots {
 			continue
 		}
-		var m uint8
-		for k := slot - 1; k <= slot+1; k++ {
-			m = max(m, r.days[i][(k+recurSlots)%recurSlots]>>shift&0xf)
-		}
+		row := &r.days[i]
+		m := max(row[lo]>>shift&0xf, row[slot]>>shift&0xf, row[hi]>>shift&0xf)
 		for j := range top {
 			if m > top[j] {
 				m, top[j] = top[j], m
@@ -124,28 +123,24 @@ func (r *recurrence) recurring(slot int, shift uint) uint8 {
 // damp records the deviation dev observed at ts and returns it damped
 // if it recurs. NaN passes through unrecorded.
 func (r *recurrence) damp(ts int64, dev float64) float64 {
-	if math.IsNaN(dev) {
+	a := math.Abs(dev)
+	if !(a >= recurMin) {
 		return dev
 	}
-	if !r.started || ts >= r.slotEnd {
-		r.advance(ts)
-	}
-	s, a := 0, dev
+	s := 0
 	if dev < 0 {
-		s, a = 1, -dev
+		s = 1
 	}
-	if a < recurMin {
-		return dev
-	}
+	slot := r.advance(ts)
 	shift := uint(4 * s)
-	cell := &r.days[0][r.slot]
+	cell := &r.days[0][slot]
 	if l := recurLevel(a); l > *cell>>shift&0xf {
 		if *cell>>shift&0xf == 0 {
 			r.busy[0][s]++
 		}
 		*cell = *cell&^(0xf<<shift) | l<<shift
 	}
-	if e := r.env[s]; e == 0 || a > recurRatio*recurFloor(e) {
+	if e := r.recurring(slot, s); e == 0 || a > recurRatio*recurFloor(e) {
 		return dev
 	}
 	return math.Copysign(recurBase, dev)
@@ -159,9 +154,7 @@ func (r *recurrence) encode(e *enc) {
 	}
 }
 
-// decode restores what encode wrote; the derived counts are recomputed,
-// and the slot's levels at the next sample (started with slotEnd 0 makes
-// advance run; a state from before 1970 recomputes them once more).
+// decode restores what encode wrote; the busy counts are recomputed.
 func (r *recurrence) decode(d *dec) {
 	var n recurrence
 	n.started = d.boolean()
