@@ -25,7 +25,7 @@ func init() {
 			{Name: "extend", Default: "5", Help: "extrapolated points appended after the newest one, so it is not at the window's edge"},
 			{Name: "q", Default: "3", Help: "width of the moving average over the log amplitude spectrum"},
 			{Name: "z", Default: "21", Help: "points before the newest whose mean saliency it is compared with"},
-			{Name: "refresh", Default: "64", Help: "samples between recomputations of the whitening kernel " +
+			{Name: "refresh", Default: "32", Help: "samples between recomputations of the whitening kernel " +
 				"(1 to 4096; 1 is the paper's computation at every point, at the cost of three FFTs each)"},
 		},
 	}, newSR)
@@ -358,18 +358,12 @@ func (m *sr) derive() {
 	n := m.f.n
 	nr := len(m.vals)
 	p := nr - 1
-	tap := func(d int) float64 { // |d| < n here
-		if d < 0 {
-			d = -d
-		}
-		return m.tap(d, n)
-	}
 	for i := range nr {
-		m.c[i] = tap(p - i)
+		m.c[i] = m.tap(p-i, n)
 	}
-	var hx float64
-	for e := nr; e < n; e++ {
-		hx += tap(p - e)
+	var hx float64 // the taps on the extrapolated points, at distances 1..extend
+	for d := 1; d <= m.extend; d++ {
+		hx += m.tap(d, n)
 	}
 	// next = x(base+1) + Σ_i (x(nr−2) − x(base+i))·wext[i]
 	base := nr - 2 - m.extend
@@ -379,13 +373,17 @@ func (m *sr) derive() {
 		m.c[base+i] -= hx * w
 	}
 	m.csum = sum4(m.c)
+	// Σ h(k+i) for 0 < i < extend, slid along k from z down to 1.
+	var mid float64
+	for i := 1; i < m.extend; i++ {
+		mid += m.tap(m.z+i, n)
+	}
 	for j := range m.z {
 		k := m.z - j
-		var s float64
-		for i := 1; i < m.extend; i++ {
-			s += tap(k + i)
+		m.t0[j], m.tm[j], m.tl[j] = float32(m.tap(k, n)), float32(mid), float32(m.tap(k+m.extend, n))
+		if m.extend > 1 {
+			mid += m.tap(k, n) - m.tap(k+m.extend-1, n)
 		}
-		m.t0[j], m.tm[j], m.tl[j] = float32(tap(k)), float32(s), float32(tap(k+m.extend))
 	}
 }
 

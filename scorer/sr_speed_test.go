@@ -83,11 +83,18 @@ func srSignal(n int) []float64 {
 // of the last refresh; with refresh 1 the deviation is the paper's
 // score. Tolerances allow for the float32 kernel and saliencies.
 func TestSRMatchesPaper(t *testing.T) {
-	for _, refresh := range []int{1, 7, 64} {
-		c, err := newCore("sr", map[string]string{"refresh": strconv.Itoa(refresh)})
+	cases := []map[string]string{
+		{"refresh": "1"}, {"refresh": "7"}, {"refresh": "64"},
+		{"refresh": "1", "extend": "1", "z": "5"}, {"refresh": "9", "extend": "1", "z": "5"},
+		{"refresh": "5", "extend": "2", "window": "32", "q": "5"},
+	}
+	for _, params := range cases {
+		refresh, err := strconv.Atoi(params["refresh"])
+		require.NoError(t, err)
+		c, err := newCore("sr", params)
 		require.NoError(t, err)
 		m := c.(*sr)
-		n, nr, z := 64, len(m.vals), m.z
+		n, nr, z := m.f.n, len(m.vals), m.z
 		vals := srSignal(400)
 		for i, v := range vals {
 			est := m.Update(0, v)
@@ -124,7 +131,7 @@ func TestSRMatchesPaper(t *testing.T) {
 				want := conv(p - k)
 				if k < z {
 					got := float64(m.y[(m.yHead+z-1-k)%z])
-					require.InDelta(t, want, got, 1e-4*(math.Abs(want)+1e-3), "refresh %d row %d depth %d", refresh, i, k)
+					require.InDelta(t, want, got, 1e-4*(math.Abs(want)+1e-3), "%v row %d depth %d", params, i, k)
 				}
 			}
 			if refresh == 1 {
@@ -137,7 +144,7 @@ func TestSRMatchesPaper(t *testing.T) {
 				if v < mean {
 					want = -want
 				}
-				require.InDelta(t, want, est.Dev, 1e-4*(math.Abs(want)+1), "row %d", i)
+				require.InDelta(t, want, est.Dev, 1e-4*(math.Abs(want)+1), "%v row %d", params, i)
 			}
 		}
 	}
