@@ -43,6 +43,7 @@ var synthKinds = []struct {
 	{"randomwalk", synthRandomWalk},
 	{"steps", synthSteps},
 	{"temperature", synthTemperature},
+	{"cron", synthCron},
 }
 
 // synthSeeds is the number of files per kind.
@@ -80,6 +81,39 @@ func synthDaily(r *rand.Rand) synthSeries {
 		s.values[i] = base + noise*r.NormFloat64()
 	}
 	s.anomalies = []int{spike, flat}
+	return s
+}
+
+// synthCron: a 5-minute daily series with a nightly job that pushes it
+// up for 1–3 rows at about 02:00 (±20 minutes) every night, as backups
+// and batch jobs do; anomalies: a spike of the job's size at an hour it
+// never ran, and a night on which the job runs three times as high and
+// for two hours.
+func synthCron(r *rand.Rand) synthSeries {
+	step := 5 * time.Minute
+	rows := 21 * 288
+	base, amp, noise := 30+20*r.Float64(), 10+10*r.Float64(), 1+r.Float64()
+	job := (8 + 4*r.Float64()) * noise
+	s := synthSeries{step: step, values: make([]float64, rows)}
+	for i := range rows {
+		h, _ := synthClock(i, step)
+		s.values[i] = base + amp*busyShape(h) + noise*r.NormFloat64()
+	}
+	long := 18 * 288 // the night of day 18
+	for d := range 21 {
+		at := d*288 + 24 + r.IntN(9) - 4
+		n := 1 + r.IntN(3)
+		size := job
+		if d*288 == long {
+			at, n, size = long+24, 24, 3*job
+		}
+		for i := at; i < at+n; i++ {
+			s.values[i] += size
+		}
+	}
+	stray := 14*288 + 11*12 + r.IntN(48) // late morning of day 14
+	s.values[stray] += job
+	s.anomalies = []int{stray, long + 24}
 	return s
 }
 
@@ -339,8 +373,21 @@ func TestSyntheticScores(t *testing.T) {
 		}
 		b.WriteByte('\n')
 	}
+	// The default without its daily-recurrence damping, to show what
+	// the damping is worth on the nightly-job files.
+	cronFP := map[bool]int{}
+	for _, rec := range []bool{true, false} {
+		res := scoreSynthetic(t, c, scorer.Spec{Model: "seasonal", Params: map[string]string{"recurring": fmt.Sprint(rec)}})
+		for _, cat := range res.Categories {
+			if cat.Category == "cron" {
+				cronFP[rec] = cat.FPRows
+				fmt.Fprintf(&b, "seasonal recurring=%v: %.2f, cron %.2f (%d/%d, %d FP)\n", rec, res.Score, cat.Raw, cat.Detected, cat.Windows, cat.FPRows)
+			}
+		}
+	}
 	t.Log("synthetic NAB, standard profile, episode output:\n" + b.String())
 	require.GreaterOrEqual(t, scores[scorer.DefaultModel], synthFloor)
+	require.Less(t, cronFP[true], cronFP[false], "damping recurrences cuts the nightly job's false alarms")
 }
 
 // synthFloor is the default model's regression floor on the synthetic
