@@ -181,3 +181,53 @@ func getSRScratch(n int) *srScratch {
 func putSRScratch(s *srScratch) {
 	srScratchPools[bits.TrailingZeros(uint(len(s.x)))].Put(s)
 }
+
+// logTable and expTable make the logarithms and exponentials of an sr
+// refresh (window/2+1 of each) cheaper than math's: the kernel they feed
+// is kept as float32, so 1e-10 is plenty of precision.
+const tableBits = 8
+
+var (
+	logTab [1<<tableBits + 1]float64 // ln(1 + k/256)
+	invTab [1<<tableBits + 1]float64 // 1/(1 + k/256)
+	expTab [1<<tableBits + 1]float64 // 2^(k/256)
+)
+
+func init() {
+	for k := range logTab {
+		m := 1 + float64(k)/(1<<tableBits)
+		logTab[k], invTab[k] = math.Log(m), 1/m
+		expTab[k] = math.Exp2(float64(k) / (1 << tableBits))
+	}
+}
+
+// tableLog is ln x for a finite x > 0 within 1e-10: x = 2^e·m, m in
+// [1, 2), m = m_k·(1+r) with m_k the table point below m and |r| < 1/256,
+// ln(1+r) by three terms of its series. Subnormal x goes to math.Log.
+func tableLog(x float64) float64 {
+	b := math.Float64bits(x)
+	e := int64(b>>52) & 0x7ff
+	if e == 0 || e == 0x7ff {
+		return math.Log(x)
+	}
+	k := b >> (52 - tableBits) & (1<<tableBits - 1)
+	m := math.Float64frombits(b&(1<<52-1) | 1023<<52)
+	r := (m - (1 + float64(k)/(1<<tableBits))) * invTab[k]
+	return float64(e-1023)*math.Ln2 + logTab[k] + r*(1-r*(0.5-r*(1.0/3)))
+}
+
+// tableExp is e^x within 1e-10 for |x| < 700 (math.Exp beyond): 2^(x·log2 e)
+// split into an integer power, a table point and a remainder below 1/256
+// whose power of two is four terms of its series.
+func tableExp(x float64) float64 {
+	if !(x > -700 && x < 700) {
+		return math.Exp(x)
+	}
+	t := x*math.Log2E + 1024 // > 0, so truncation is floor
+	ti := int64(t * (1 << tableBits))
+	r := (t - float64(ti)/(1<<tableBits)) * math.Ln2 // [0, ln2/256)
+	k := ti & (1<<tableBits - 1)
+	e := ti>>tableBits - 1024
+	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24))))
+	return expTab[k] * p * math.Float64frombits(uint64(e+1023)<<52)
+}

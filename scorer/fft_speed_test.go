@@ -95,3 +95,22 @@ func BenchmarkSRSlide(b *testing.B) {
 		}
 	}
 }
+
+// TestTableLogExp checks the table approximations against math over the
+// range sr's spectra span.
+func TestTableLogExp(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	for range 200000 {
+		x := math.Exp(r.Float64()*1400 - 700)
+		want := math.Log(x)
+		require.InDelta(t, want, tableLog(x), 1e-10*max(1, math.Abs(want)), "log %g", x)
+		y := r.Float64()*1398 - 699
+		require.InEpsilon(t, math.Exp(y), tableExp(y), 1e-10, "exp %g", y)
+	}
+	for _, x := range []float64{1, 2, math.Nextafter(2, 0), 1e-24, 5e-324, math.MaxFloat64} {
+		require.InDelta(t, math.Log(x), tableLog(x), 1e-10*max(1, math.Abs(math.Log(x))), "log %g", x)
+	}
+	for _, y := range []float64{0, -1e-300, 1e-17, -0.5, 0.5, 699.9, -699.9, 709, -745, -800} {
+		require.InEpsilon(t, math.Exp(y)+1e-300, tableExp(y)+1e-300, 1e-10, "exp %g", y)
+	}
+}

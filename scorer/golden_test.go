@@ -62,7 +62,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"counts/mad":            0x895819cf205aa973,
 		"counts/nsigma":         0x40727154cadca265,
 		"counts/slots":          0xb4b93838a911051a,
-		"counts/sr":             0x924fe0f77c5f45f3,
+		"counts/sr":             0x383cb63aa99eadf,
 		"daily/1d":              0x7cc0945967d52b81,
 		"daily/1d-144":          0xfc6ecbf09e808d4,
 		"daily/auto-thr":        0xcce300577c4191b8,
@@ -71,7 +71,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"daily/mad":             0xc1e0c0d9e8a687ab,
 		"daily/nsigma":          0x41c7d7247fc00d01,
 		"daily/slots":           0x21568d4830de66c8,
-		"daily/sr":              0xbe72f42f42b309fa,
+		"daily/sr":              0xf149aab98438c604,
 		"walk/1d":               0xf26138ff8dacac8,
 		"walk/1d-144":           0xd9788861a75dbd5f,
 		"walk/auto-thr":         0xfd9b93a57cb9d91a,
@@ -80,7 +80,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"walk/mad":              0x45037c9bd5abf962,
 		"walk/nsigma":           0xa5dd9cfc7ab3a4c0,
 		"walk/slots":            0x3ee72459eb7a9bfd,
-		"walk/sr":               0x3811471352a52cb0,
+		"walk/sr":               0xb758d15ee3e4360a,
 		"weekly-shift/1d":       0x86f58a23b4c5acf9,
 		"weekly-shift/1d-144":   0xd9268d602249a85,
 		"weekly-shift/auto-thr": 0x23bc95b729d10796,
@@ -89,7 +89,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"weekly-shift/mad":      0xb8042b8d76f3a5ce,
 		"weekly-shift/nsigma":   0xcc7ba458724f8d10,
 		"weekly-shift/slots":    0x8e2ae41156264911,
-		"weekly-shift/sr":       0x59d55b6635e8ed7f,
+		"weekly-shift/sr":       0x4079358d09bd6275,
 	}
 	got := map[string]uint64{}
 	for sname, sig := range signals {

@@ -309,7 +309,7 @@ func (m *sr) refreshKernel() (local, s float64) {
 	// wherever |X| is not itself about 1e-12, and no square root.
 	for i := 0; i <= half; i++ {
 		re, im := real(spec[i]), imag(spec[i])
-		logA[i] = 0.5 * math.Log(re*re+im*im+1e-24)
+		logA[i] = 0.5 * tableLog(re*re+im*im+1e-24)
 	}
 	for i := half + 1; i < n; i++ {
 		logA[i] = logA[n-i]
@@ -325,7 +325,7 @@ func (m *sr) refreshKernel() (local, s float64) {
 	width := float64(2*w + 1)
 	hs := sc.h
 	for i := 0; i <= half; i++ {
-		hs[i] = complex(math.Exp(-acc/width), 0)
+		hs[i] = complex(tableExp(-acc/width), 0)
 		acc += logA[(i+w+1)&mask] - logA[(i-w)&mask]
 	}
 	m.h0 = real(hs[0])
