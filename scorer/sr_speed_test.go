@@ -149,3 +149,43 @@ func TestSRMatchesPaper(t *testing.T) {
 		}
 	}
 }
+
+// TestSRRestoreErrors: every truncation of a state, one of the earlier
+// layout (values only) and one of other parameters are refused, and a
+// refused restore leaves the model as it was.
+func TestSRRestoreErrors(t *testing.T) {
+	c, err := newCore("sr", nil)
+	require.NoError(t, err)
+	for i, v := range srSignal(100) {
+		c.Update(int64(i), v)
+	}
+	state, err := c.AppendBinary(nil)
+	require.NoError(t, err)
+	fresh, err := newCore("sr", nil)
+	require.NoError(t, err)
+	for n := range len(state) {
+		require.ErrorIs(t, fresh.UnmarshalBinary(state[:n]), ErrBadState, "truncated to %d", n)
+	}
+	require.ErrorIs(t, fresh.UnmarshalBinary(append(state, 0)), ErrBadState)
+	old := enc{}
+	old.u32(3)
+	for range 3 {
+		old.f64(1)
+	}
+	require.ErrorIs(t, fresh.UnmarshalBinary(old.b), ErrBadState)
+	other, err := newCore("sr", map[string]string{"z": "5"})
+	require.NoError(t, err)
+	require.ErrorIs(t, other.UnmarshalBinary(state), ErrBadState)
+	require.False(t, fresh.Ready())
+	empty, err := fresh.AppendBinary(nil)
+	require.NoError(t, err)
+	c2, err := newCore("sr", nil)
+	require.NoError(t, err)
+	want, err := c2.AppendBinary(nil)
+	require.NoError(t, err)
+	require.Equal(t, want, empty)
+	require.NoError(t, fresh.UnmarshalBinary(state))
+	again, err := fresh.AppendBinary(nil)
+	require.NoError(t, err)
+	require.Equal(t, state, again)
+}
