@@ -557,6 +557,10 @@ func (c *Config) Validate() error {
 		return invalid("source.retries", "must not be negative")
 	case s.RetryBackoff < 0:
 		return invalid("source.retry_backoff", "must not be negative")
+	case s.Retries > 0 && s.RetryBackoff == 0:
+		// Retrying at once would hit a struggling Prometheus with every
+		// series' query again in the same instant.
+		return invalid("source.retry_backoff", "must be positive when source.retries > 0")
 	case s.MaxPointsPerRequest < 1:
 		return invalid("source.max_points_per_request", "must be at least 1")
 	case c.Interval <= 0:

@@ -109,6 +109,7 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		{"url without scheme", "source: {url: 'localhost:9090'}\n", "source.url"},
 		{"bad timeout", "source: {url: http://x:1, timeout: 0s}\n", "source.timeout"},
 		{"bad concurrency", "source: {url: http://x:1, max_concurrency: 0}\n", "source.max_concurrency"},
+		{"retries without back-off", "source: {url: http://x:1, retries: 2, retry_backoff: 0s}\n", "source.retry_backoff"},
 		{"negative retries", "source: {url: http://x:1, retries: -1}\n", "source.retries"},
 		{"two auths", "source: {url: http://x:1, basic_auth: {username: a}, authorization: {credentials: b}}\n", "source:"},
 		{"interval", "interval: 0s\njobs: [{name: j, query: up}]\n", "interval: must be positive"},
