@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	"github.com/anteater-dev/anteater/internal/kafka"
+	"github.com/anteater-dev/anteater/internal/register"
 )
 
 // Publisher takes events durably (the Kafka outbox): Enqueue returns once
@@ -84,41 +84,47 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer, scores Scor
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(cfg.StateDir, cfg.DedupTTL)
-	if err != nil {
-		return nil, err
-	}
 	w := &Webhook{
-		cfg: cfg, logger: logger.With("component", "webhook"), scores: scores, rca: rca, pub: pub, st: st,
+		cfg: cfg, logger: logger.With("component", "webhook"), scores: scores, rca: rca, pub: pub,
 		now:  time.Now,
 		reqs: make(chan *acceptReq), wake: make(chan struct{}, 1), quit: make(chan struct{}),
 		hasToken: token != "", hasBasic: user != "",
 		tokenSum: sha256.Sum256([]byte(token)), userSum: sha256.Sum256([]byte(user)), passSum: sha256.Sum256([]byte(pass)),
 	}
-	f := promauto.With(reg)
-	w.requests = f.NewCounterVec(prometheus.CounterOpts{
+	w.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "anteater_webhook_requests_total", Help: "Alertmanager notifications received, by HTTP status code.",
 	}, []string{"code"})
-	w.alerts = f.NewCounterVec(prometheus.CounterOpts{
+	w.alerts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "anteater_webhook_alerts_total", Help: "Alerts received, by result (accepted, duplicate, ignored, resolved).",
 	}, []string{"result"})
 	for _, r := range []string{"accepted", "duplicate", "ignored", "resolved"} {
 		w.alerts.WithLabelValues(r)
 	}
-	w.duration = f.NewHistogram(prometheus.HistogramOpts{
+	w.duration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "anteater_webhook_request_duration_seconds", Help: "Time to answer a notification (durable store included).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 	})
-	f.NewGaugeFunc(prometheus.GaugeOpts{
+	queue := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "anteater_webhook_queue_length", Help: "Alerts stored and waiting for the worker.",
 	}, func() float64 { return float64(w.st.length.Load()) })
-	w.rcaTime = f.NewHistogram(prometheus.HistogramOpts{
+	w.rcaTime = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "anteater_rca_duration_seconds", Help: "Time of one root-cause inference.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 4, 8),
 	})
-	w.rcaErrors = f.NewCounter(prometheus.CounterOpts{
+	w.rcaErrors = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "anteater_rca_errors_total", Help: "Root-cause inferences that failed or produced an invalid event.",
 	})
+	// Metrics first, the store after: a registration conflict then
+	// leaves no database open (and locked) behind, and a store that
+	// cannot open takes its metrics back out, so New can be retried.
+	unregister, err := register.All(reg, w.requests, w.alerts, w.duration, queue, w.rcaTime, w.rcaErrors)
+	if err != nil {
+		return nil, fmt.Errorf("webhook: %w", err)
+	}
+	if w.st, err = openStore(cfg.StateDir, cfg.DedupTTL); err != nil {
+		unregister()
+		return nil, err
+	}
 	return w, nil
 }
 

@@ -7,10 +7,12 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -314,4 +316,34 @@ func TestEmptyCredentialFilesAreRejected(t *testing.T) {
 			require.ErrorContains(t, err, "empty")
 		})
 	}
+}
+
+// TestNewFailsCleanly: a metric conflict or a store that cannot open is
+// an error, not a panic, and leaves neither an open database nor
+// registered metrics behind.
+func TestNewFailsCleanly(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	dir := t.TempDir()
+	first, err := webhook.New(webhook.Config{StateDir: dir}, nil, reg, nil, nil, &fakePublisher{})
+	require.NoError(t, err)
+
+	other := t.TempDir()
+	_, err = webhook.New(webhook.Config{StateDir: other}, nil, reg, nil, nil, &fakePublisher{})
+	require.ErrorContains(t, err, "registering metrics")
+	require.NoFileExists(t, filepath.Join(other, "webhook.db"), "no store opened for a webhook that failed")
+	require.NoError(t, first.Close())
+
+	// A store that cannot open (its directory is a file) takes the
+	// metrics back out: the next New on the same registry works.
+	reg = prometheus.NewRegistry()
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err = webhook.New(webhook.Config{StateDir: file}, nil, reg, nil, nil, &fakePublisher{})
+	require.Error(t, err)
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	require.Empty(t, mfs, "metrics unregistered")
+	w, err := webhook.New(webhook.Config{StateDir: t.TempDir()}, nil, reg, nil, nil, &fakePublisher{})
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
 }

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	kafkago "github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 
 	"github.com/anteater-dev/anteater/internal/event"
+	"github.com/anteater-dev/anteater/internal/register"
 )
 
 // Publisher sends events to Kafka through the durable outbox: Enqueue
@@ -71,35 +71,28 @@ func NewPublisher(cfg Config, dir string, logger *slog.Logger, reg prometheus.Re
 	if err != nil {
 		return nil, err
 	}
-	ob, err := openOutbox(dir, cfg.DedupTTL)
-	if err != nil {
-		return nil, err
-	}
 	p := &Publisher{
 		cfg:    cfg,
 		logger: logger.With("component", "kafka"),
-		ob:     ob,
 		now:    time.Now,
 		wake:   make(chan struct{}, 1),
 		codec:  codec,
 		mech:   mech,
 		tls:    tc,
 	}
-	p.connect()
-	f := promauto.With(reg)
-	p.events = f.NewCounterVec(prometheus.CounterOpts{
+	p.events = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "anteater_events_total", Help: "Events put into the Kafka outbox, by kind.",
 	}, []string{"kind"})
-	p.messages = f.NewCounterVec(prometheus.CounterOpts{
+	p.messages = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "anteater_kafka_messages_total", Help: "Messages sent to Kafka, by topic and result.",
 	}, []string{"topic", "result"})
-	p.errs = f.NewCounter(prometheus.CounterOpts{
+	p.errs = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "anteater_kafka_errors_total", Help: "Failed writes to Kafka (each is retried from the outbox).",
 	})
-	f.NewGaugeFunc(prometheus.GaugeOpts{
+	pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "anteater_outbox_messages", Help: "Events in the outbox waiting for Kafka's acknowledgement.",
 	}, func() float64 { n, _ := p.ob.stats(); return float64(n) })
-	f.NewGaugeFunc(prometheus.GaugeOpts{
+	oldest := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "anteater_outbox_oldest_age_seconds", Help: "Age of the oldest event in the outbox (0 when empty).",
 	}, func() float64 {
 		_, t := p.ob.stats()
@@ -108,6 +101,18 @@ func NewPublisher(cfg Config, dir string, logger *slog.Logger, reg prometheus.Re
 		}
 		return p.now().Sub(t).Seconds()
 	})
+	// Metrics first, the outbox after: a registration conflict then
+	// leaves no database open (and locked) behind, and an outbox that
+	// cannot open takes its metrics back out.
+	unregister, err := register.All(reg, p.events, p.messages, p.errs, pending, oldest)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	if p.ob, err = openOutbox(dir, cfg.DedupTTL); err != nil {
+		unregister()
+		return nil, err
+	}
+	p.connect()
 	for _, k := range []event.Kind{event.KindAnomaly, event.KindCause} {
 		p.events.WithLabelValues(string(k))
 		for _, r := range []string{"success", "failure"} {

@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -180,4 +181,17 @@ func mustCounter(t *testing.T, reg *prometheus.Registry, name string, labels ...
 func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	return testutil.ToFloat64(testenv.Metric(reg, name))
+}
+
+// TestNewPublisherFailsCleanly: a metric conflict is an error, not a
+// panic, and opens no outbox.
+func TestNewPublisherFailsCleanly(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	first, err := kafka.NewPublisher(testConfig("127.0.0.1:1"), t.TempDir(), nil, reg)
+	require.NoError(t, err)
+	defer first.Close()
+	dir := t.TempDir()
+	_, err = kafka.NewPublisher(testConfig("127.0.0.1:1"), dir, nil, reg)
+	require.ErrorContains(t, err, "registering metrics")
+	require.NoFileExists(t, filepath.Join(dir, "outbox.db"))
 }
