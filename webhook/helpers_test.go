@@ -23,10 +23,11 @@ import (
 
 // fakePublisher records what the worker hands over.
 type fakePublisher struct {
-	mu   sync.Mutex
-	msgs []kafka.Message
-	fail error
-	gate chan struct{} // when set, Enqueue waits for it
+	mu       sync.Mutex
+	msgs     []kafka.Message
+	fail     error         // returned by Enqueue while set
+	attempts int           // Enqueue calls
+	gate     chan struct{} // when set, Enqueue waits for it
 }
 
 func (p *fakePublisher) Enqueue(ctx context.Context, msgs ...kafka.Message) error {
@@ -39,6 +40,7 @@ func (p *fakePublisher) Enqueue(ctx context.Context, msgs ...kafka.Message) erro
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.attempts++
 	if p.fail != nil {
 		return p.fail
 	}

@@ -347,3 +347,25 @@ func TestNewFailsCleanly(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 }
+
+// TestEnqueueRetryKeepsBuiltEvents: while the outbox refuses, the worker
+// retries with the events it built, without running the root-cause
+// inference again.
+func TestEnqueueRetryKeepsBuiltEvents(t *testing.T) {
+	pub, rca := &fakePublisher{fail: errors.New("disk full")}, &fakeRCA{}
+	s := startServer(t, webhook.Config{}, fakeScores{}, rca, pub)
+	code, _ := post(t, s.url, notification(anteaterAlert("m1", t0)))
+	require.Equal(t, 202, code)
+	require.Eventually(t, func() bool {
+		pub.mu.Lock()
+		defer pub.mu.Unlock()
+		return pub.attempts >= 3
+	}, 30*time.Second, 5*time.Millisecond)
+	pub.mu.Lock()
+	pub.fail = nil
+	pub.mu.Unlock()
+	require.Eventually(t, func() bool { return len(pub.got()) == 2 }, 30*time.Second, 5*time.Millisecond)
+	rca.mu.Lock()
+	defer rca.mu.Unlock()
+	require.Len(t, rca.calls, 1, "one inference, however many hand-over attempts")
+}

@@ -66,7 +66,14 @@ func (w *Webhook) workLoop(ctx context.Context) error {
 			}
 			msgs = append(msgs, m...)
 		}
-		if err := w.pub.Enqueue(ctx, msgs...); err != nil {
+		// Retry the hand-over with the events as built: rebuilding them
+		// would run the root-cause inference again and read scores that
+		// have moved on since the alert came.
+		for {
+			err := w.pub.Enqueue(ctx, msgs...)
+			if err == nil {
+				break
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -79,7 +86,6 @@ func (w *Webhook) workLoop(ctx context.Context) error {
 			case <-t.C:
 			}
 			backoff = min(2*backoff, 10*time.Second)
-			continue
 		}
 		backoff = 100 * time.Millisecond
 		if err := w.st.remove(seqs); err != nil {
