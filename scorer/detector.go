@@ -252,31 +252,40 @@ type detectorParams struct {
 	lk   likelihoodParams
 }
 
-// maxInterned bounds the shared settings kept: a process builds models
-// of a few specs, but nothing should grow without bound if one builds
-// them of ever new ones.
+// maxInterned bounds the shared settings kept per kind: a process builds
+// models of a few specs, but nothing should grow without bound if one
+// builds them of ever new ones.
 const maxInterned = 4096
 
-var (
-	internMu sync.Mutex
-	interned = map[detectorParams]*detectorParams{}
-)
+// interner hands out one shared copy of each distinct settings value:
+// series of one spec share their settings, which are a fair part of a
+// small model's size.
+type interner[T comparable] struct {
+	mu sync.Mutex
+	m  map[T]*T
+}
 
-// internParams returns the shared copy of p: series of one spec share
-// their settings, which are a fair part of a small model's size.
-func internParams(p detectorParams) *detectorParams {
-	internMu.Lock()
-	defer internMu.Unlock()
-	if q, ok := interned[p]; ok {
+func (in *interner[T]) get(p T) *T {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if q, ok := in.m[p]; ok {
 		return q
 	}
-	q := new(detectorParams) // not &p: p would then escape on every call
+	q := new(T) // not &p: p would then escape on every call
 	*q = p
-	if len(interned) < maxInterned {
-		interned[p] = q
+	if in.m == nil {
+		in.m = map[T]*T{}
+	}
+	if len(in.m) < maxInterned {
+		in.m[p] = q
 	}
 	return q
 }
+
+var detectorInterned interner[detectorParams]
+
+// internParams returns the shared copy of p.
+func internParams(p detectorParams) *detectorParams { return detectorInterned.get(p) }
 
 // detectorConfig is the part of config the detector reads after New:
 // the rest is in its spot's and likelihood's settings.

@@ -326,22 +326,30 @@ const rivalAbsorb = 12
 // absorb counts r, the raw residual, against the limit lim in *run, the
 // fit's count of consecutive residuals beyond the limit with one sign
 // (negative counts: below), and moves the level once a run lasts
-// rivalAbsorb samples.
+// rivalAbsorb samples. Its common case, r within the limit, inlines.
 func (f *fit) absorb(run *int8, r, lim float64) {
-	switch {
-	case r > lim:
+	if r > lim || r < -lim {
+		f.absorbRun(run, r, lim)
+		return
+	}
+	*run = 0
+}
+
+// absorbRun is absorb beyond the limit, out of line so that absorb
+// inlines.
+//
+//go:noinline
+func (f *fit) absorbRun(run *int8, r, lim float64) {
+	if r > lim {
 		if *run < 0 {
 			*run = 0
 		}
 		*run++
-	case r < -lim:
+	} else {
 		if *run > 0 {
 			*run = 0
 		}
 		*run--
-	default:
-		*run = 0
-		return
 	}
 	if *run == 1 || *run == -1 {
 		f.off = r
@@ -410,11 +418,7 @@ const (
 // header of a large object with pointers make 888 of the 896 class.
 // It must not be copied by value, since the profiles may point into it.
 type seasonal struct {
-	alpha, gamma, clip float64
-	warmup             int32
-	// alphaFrom is newWeightOf(alpha).from, kept narrow for the size
-	// class: alpha ≥ 1e-6 makes it at most 1e6.
-	alphaFrom int32
+	p *seasonalParams // shared by the series of a spec
 
 	n      int
 	first  int64
@@ -429,9 +433,6 @@ type seasonal struct {
 	// centred has bit 0 set once the main profile's mean went into its
 	// level after its first period, bit 1 the same for the weekly one.
 	centred uint8
-	auto    bool
-	// recurring: the detector damps daily recurrences (param recurring).
-	recurring bool
 	// runs are the fits' runs of residuals beyond their limits (absorb).
 	runs [nFits]int8
 	// idx are the profiles' (main, week) points of the last lookup (see
@@ -450,6 +451,21 @@ type seasonal struct {
 	qbuf [inlinePoints]int16
 }
 
+// seasonalParams are a seasonal model's settings, fixed by its Params
+// and shared by every series of a spec (interned): they are no part of
+// the per-series state, whose size class they would otherwise crowd.
+type seasonalParams struct {
+	// weight is max(alpha, 1/n), the level fits' and the errors' weight.
+	weight      weightOf
+	gamma, clip float64
+	warmup      int32
+	auto        bool
+	// recurring: the detector damps daily recurrences (param recurring).
+	recurring bool
+}
+
+var seasonalInterned interner[seasonalParams]
+
 // inlinePoints is qbuf's size: auto's default daily profile and its
 // weekly one.
 const inlinePoints = 96 + weekPoints
@@ -465,7 +481,7 @@ func (m *seasonal) sinceOf(k int) int64 {
 
 // calibration: see zFloor.
 func (m *seasonal) calibration() calibrationHint {
-	return calibrationHint{floor: zFloor, recurring: m.recurring}
+	return calibrationHint{floor: zFloor, recurring: m.p.recurring}
 }
 
 func newSeasonal(p Params) (Core, error) {
@@ -473,12 +489,12 @@ func newSeasonal(p Params) (Core, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &seasonal{auto: p.String("period") == "auto"}
-	if m.recurring, err = p.Bool("recurring"); err != nil {
+	sp := seasonalParams{auto: p.String("period") == "auto"}
+	if sp.recurring, err = p.Bool("recurring"); err != nil {
 		return nil, err
 	}
 	period := 24 * time.Hour
-	if !m.auto {
+	if !sp.auto {
 		if period, err = p.Duration("period", time.Hour, 35*24*time.Hour); err != nil {
 			return nil, err
 		}
@@ -486,23 +502,25 @@ func newSeasonal(p Params) (Core, error) {
 	if ms := period.Milliseconds(); ms%int64(slots) != 0 {
 		return nil, p.errorf("slots", p.String("slots"), "must divide the period %s into whole milliseconds", period)
 	}
-	if m.alpha, err = p.Float("alpha", 1e-6, 1); err != nil {
+	alpha, err := p.Float("alpha", 1e-6, 1)
+	if err != nil {
 		return nil, err
 	}
-	m.alphaFrom = int32(newWeightOf(m.alpha).from)
-	if m.gamma, err = p.Float("gamma", 1e-6, 1); err != nil {
+	sp.weight = newWeightOf(alpha)
+	if sp.gamma, err = p.Float("gamma", 1e-6, 1); err != nil {
 		return nil, err
 	}
-	if m.clip, err = p.Float("clip", 0, 1e6); err != nil {
+	if sp.clip, err = p.Float("clip", 0, 1e6); err != nil {
 		return nil, err
 	}
 	warmup, err := p.Int("warmup", 2, 1<<20)
 	if err != nil {
 		return nil, err
 	}
-	m.warmup = int32(warmup)
+	sp.warmup = int32(warmup)
+	m := &seasonal{p: seasonalInterned.get(sp)}
 	buf := m.qbuf[:]
-	if m.auto {
+	if sp.auto {
 		m.week = profile{span: int32(week / weekPoints), q: buf[:weekPoints:weekPoints]}
 		buf = buf[weekPoints:]
 	}
@@ -525,52 +543,61 @@ func (m *seasonal) Reset() {
 	m.week.reset()
 }
 
-// eligible tells whether fit c may be chosen at ts: a profile fit once it
-// has seen its period and its error has been measured for a day (two for
-// the weekly one). A fixed period is the user's choice: its fit replaces
-// the slow level as soon as it has seen a period, and nothing competes.
-func (m *seasonal) eligible(c int, ts int64) bool {
-	since := m.sinceOf(c)
-	switch c {
-	case fitFlat:
-		return true
-	case fitWalk:
-		return m.auto
-	case fitMain:
-		if !m.auto {
-			return since > 0
-		}
-		return since > 0 && ts-since >= day
-	default:
-		return m.auto && since > 0 && ts-since >= 2*day
-	}
-}
-
-// choose updates the chosen fit: the eligible one with the lowest error,
-// if it beats the current one by switchMargin.
-func (m *seasonal) choose(ts int64) {
-	if !m.auto {
-		if m.chosen == fitFlat && m.eligible(fitMain, ts) {
+// choose updates the chosen fit, which it returns: the eligible one with
+// the lowest error, if it beats the current one by switchMargin. A
+// profile fit is eligible once it has seen its period and its error has
+// been measured for a day (two for the weekly one). A fixed period is the
+// user's choice: its fit replaces the slow level as soon as it has seen
+// a period, and nothing competes.
+//
+// Straight-line over the fits, in their order, with the comparisons of
+// a loop over them: an error that is NaN never wins.
+func (m *seasonal) choose(ts int64) int {
+	cur := int(m.chosen)
+	if !m.p.auto {
+		if cur == fitFlat && m.since[0] > 0 {
 			// Nothing was scored before (Ready), so the spread may
 			// start from the profile fit's own.
 			m.chosen, m.spread = fitMain, m.fits[fitMain].err
+			return fitMain
 		}
-		return
+		return cur
 	}
-	cur := int(m.chosen)
 	best, bestErr := cur, m.fits[cur].cmp*switchMargin
-	for c := range nFits {
-		if e := m.fits[c].cmp; c != cur && e < bestErr && m.eligible(c, ts) {
-			best, bestErr = c, e
-		}
+	if e := m.fits[fitFlat].cmp; cur != fitFlat && e < bestErr {
+		best, bestErr = fitFlat, e
+	}
+	if e := m.fits[fitWalk].cmp; cur != fitWalk && e < bestErr {
+		best, bestErr = fitWalk, e
+	}
+	if e, s := m.fits[fitMain].cmp, m.since[0]; cur != fitMain && e < bestErr && s > 0 && ts-s >= day {
+		best, bestErr = fitMain, e
+	}
+	if e, s := m.fits[fitWeek].cmp, m.since[1]; cur != fitWeek && e < bestErr && s > 0 && ts-s >= 2*day {
+		best = fitWeek
 	}
 	m.chosen = uint8(best)
+	return best
+}
+
+// limit is a fit's winsorising limit: clip spreads of its own error
+// around its forecast pred, or +Inf before the spreads are known.
+func limit(winsor bool, clip, err, pred float64) float64 {
+	if !winsor {
+		return math.Inf(1)
+	}
+	return clip * fmax(1.2533*err, scaleFloor(pred))
 }
 
 // Update's min and max are fmin, fmax and fclamp (stats.go): their
 // operands come from finite values, the bounds are positive (the floors,
 // limits and constants).
+//
+// The fits are written out one by one rather than looped over: each
+// fit's forecast, limit and residual then stay in registers, and the
+// branches on the fit's kind go away.
 func (m *seasonal) Update(ts int64, v float64) Estimate {
+	p := m.p
 	if m.n == 0 {
 		m.first = ts
 		for c := range m.fits {
@@ -598,22 +625,25 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	m.last = ts
 
 	// Every fit's forecast, before learning.
-	var pred [nFits]float64
 	var dl, wl place
 	m.main.look(&dl, ts, dt, &m.idx[0])
-	dayOff := dl.interp()
-	pred[fitFlat] = m.fits[fitFlat].level
-	pred[fitWalk] = m.fits[fitWalk].level
-	pred[fitMain] = m.fits[fitMain].level + dayOff
-	var weekOff float64
-	if m.auto {
+	auto := p.auto
+	if auto {
 		m.week.look(&wl, ts, dt, &m.idx[1])
+	}
+	flat, walk, main, wk := &m.fits[fitFlat], &m.fits[fitWalk], &m.fits[fitMain], &m.fits[fitWeek]
+	dayOff := dl.interp()
+	var pred [nFits]float64
+	pred[fitFlat] = flat.level
+	pred[fitWalk] = walk.level
+	pred[fitMain] = main.level + dayOff
+	var weekOff float64
+	if auto {
 		weekOff = wl.interp()
-		pred[fitWeek] = m.fits[fitWeek].level + weekOff
+		pred[fitWeek] = wk.level + weekOff
 	}
 
-	m.choose(ts)
-	c := m.chosen
+	c := m.choose(ts) & (nFits - 1)
 	expected := pred[c]
 	sd := fmax(1.2533*m.spread, scaleFloor(expected))
 	// ratio(v, expected, sd), for sd > 0.
@@ -624,12 +654,12 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 
 	// Each fit learns from its own residual, winsorised at clip of its
 	// own spread once the spreads are known.
-	winsor := m.clip > 0 && m.n > int(m.warmup)
-	w := weightOf{alpha: m.alpha, from: int(m.alphaFrom)}
+	clip := p.clip
+	winsor := clip > 0 && m.n > int(p.warmup)
+	w := p.weight
 	a := w.at(m.n)
 	mainReady := ts-m.first >= m.main.period()
-	weekReady := m.auto && ts-m.first >= week
-	var lim [nFits]float64
+	weekReady := auto && ts-m.first >= week
 	// While the chosen fit sees an anomaly (a residual beyond its
 	// winsorising limit) no fit's error learns: a lasting anomaly would
 	// otherwise count against the chosen fit for its whole length and
@@ -637,57 +667,83 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	// the fit that follows anomalies best.
 	// The spread follows the chosen fit's own error, over about
 	// spreadFollow samples after the choice changes.
+	cerr := m.fits[c].err
 	if m.n <= spreadFollow {
-		m.spread = m.fits[c].err
+		m.spread = cerr
 	} else {
-		m.spread += (m.fits[c].err - m.spread) / spreadFollow
+		m.spread += (cerr - m.spread) / spreadFollow
 	}
-	quiet := !winsor || math.Abs(v-expected) <= m.clip*fmax(1.2533*m.fits[c].err, scaleFloor(expected))
-	for k := range nFits {
-		f := &m.fits[k]
-		switch k {
-		case fitWalk:
-			if !m.auto {
-				continue
-			}
-		case fitWeek:
-			if !m.auto {
-				continue
-			}
+	quiet := !winsor || math.Abs(v-expected) <= clip*fmax(1.2533*cerr, scaleFloor(expected))
+
+	// A rival absorbs its lasting shifts, once its profile (if it has
+	// one) is complete: before, the profile takes them. The fast level
+	// has none to absorb: it follows them.
+	//
+	// A profile fit's error is tracked from the start, for its
+	// winsorisation, and restarts once its profile has seen a period:
+	// only from then on does it measure the fit. The competition error
+	// starts afresh; the spread keeps its value as the weight of a few
+	// samples, so it is not one sample's.
+	//
+	// A profile fit's level stays at the first value until its profile
+	// has seen a period: the profile learns the whole value meanwhile,
+	// every point against the same level, and then hands its mean to
+	// the level (centre). A level learning a partial cycle's running
+	// mean would bias the points learnt early.
+
+	// The slow level.
+	{
+		lim := limit(winsor, clip, flat.err, pred[fitFlat])
+		raw := v - pred[fitFlat]
+		r := fclamp(raw, lim)
+		if c != fitFlat && winsor {
+			flat.absorb(&m.runs[fitFlat], raw, lim)
 		}
-		lim[k] = math.Inf(1)
-		if winsor {
-			lim[k] = m.clip * fmax(1.2533*f.err, scaleFloor(pred[k]))
+		flat.track(math.Abs(r), w, quiet)
+		flat.level += a * r
+	}
+	// The fast level.
+	if auto {
+		lim := limit(winsor, clip, walk.err, pred[fitWalk])
+		r := fclamp(v-pred[fitWalk], lim)
+		walk.track(math.Abs(r), w, quiet)
+		walk.level += fmax(a, walkAlpha) * r
+	}
+	// The main profile's fit.
+	limMain := limit(winsor, clip, main.err, pred[fitMain])
+	{
+		raw := v - pred[fitMain]
+		r := fclamp(raw, limMain)
+		since := m.since[0]
+		if c != fitMain && since > 0 && winsor {
+			main.absorb(&m.runs[fitMain], raw, limMain)
 		}
-		raw := v - pred[k]
-		r := fclamp(raw, lim[k])
-		// A rival absorbs its lasting shifts, once its profile (if it
-		// has one) is complete: before, the profile takes them.
-		since := m.sinceOf(k)
-		if k != int(c) && (k == fitFlat || since > 0) && winsor {
-			f.absorb(&m.runs[k], raw, lim[k])
-		}
-		// A profile fit's error is tracked from the start, for its
-		// winsorisation, and restarts once its profile has seen a
-		// period: only from then on does it measure the fit. The
-		// competition error starts afresh; the spread keeps its value
-		// as the weight of a few samples, so it is not one sample's.
-		switch {
-		case k == fitMain && mainReady && since == 0, k == fitWeek && weekReady && since == 0:
+		if mainReady && since == 0 {
 			since = ts
-			m.since[k-fitMain], f.cmpN, f.scored = ts, 0, min(f.scored, errRestart)
+			m.since[0], main.cmpN, main.scored = ts, 0, min(main.scored, errRestart)
 		}
-		f.track(math.Abs(r), w, quiet)
-		// A profile fit's level stays at the first value until its
-		// profile has seen a period: the profile learns the whole value
-		// meanwhile, every point against the same level, and then hands
-		// its mean to the level (centre). A level learning a partial
-		// cycle's running mean would bias the points learnt early.
-		switch {
-		case k == fitWalk:
-			f.level += fmax(a, walkAlpha) * r
-		case k == fitFlat, since > 0:
-			f.level += a * r
+		main.track(math.Abs(r), w, quiet)
+		if since > 0 {
+			main.level += a * r
+		}
+	}
+	// The weekly profile's fit.
+	var limWeek float64
+	if auto {
+		limWeek = limit(winsor, clip, wk.err, pred[fitWeek])
+		raw := v - pred[fitWeek]
+		r := fclamp(raw, limWeek)
+		since := m.since[1]
+		if c != fitWeek && since > 0 && winsor {
+			wk.absorb(&m.runs[fitWeek], raw, limWeek)
+		}
+		if weekReady && since == 0 {
+			since = ts
+			m.since[1], wk.cmpN, wk.scored = ts, 0, min(wk.scored, errRestart)
+		}
+		wk.track(math.Abs(r), w, quiet)
+		if since > 0 {
+			wk.level += a * r
 		}
 	}
 
@@ -697,27 +753,27 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 	// each point is then about the mean of the samples near it rather
 	// than the first of them.
 	step := fmax(m.stepMs, 1)
-	rate := m.gamma
+	rate := p.gamma
 	if !mainReady {
 		rate = 1
 	}
 	// The span is the period over the points, exactly.
 	perPoint := float64(m.main.span) / step
-	m.main.learn(&dl, dayOff, v-m.fits[fitMain].level, rate/fmax(perPoint, 1e-3), lim[fitMain])
+	m.main.learn(&dl, dayOff, v-main.level, rate/fmax(perPoint, 1e-3), limMain)
 	if mainReady && m.centred&1 == 0 {
 		m.centred |= 1
-		m.fits[fitMain].level += m.main.centre()
+		main.level += m.main.centre()
 	}
-	if m.auto {
-		rate = m.gamma
+	if auto {
+		rate = p.gamma
 		if !weekReady {
 			rate = 1
 		}
 		perPoint = float64(week) / weekPoints / step
-		m.week.learn(&wl, weekOff, v-m.fits[fitWeek].level, rate/fmax(perPoint, 1e-3), lim[fitWeek])
+		m.week.learn(&wl, weekOff, v-wk.level, rate/fmax(perPoint, 1e-3), limWeek)
 		if weekReady && m.centred&2 == 0 {
 			m.centred |= 2
-			m.fits[fitWeek].level += m.week.centre()
+			wk.level += m.week.centre()
 		}
 	}
 	return est
@@ -726,10 +782,10 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 // Ready: auto scores with a level fit until a profile has seen its period;
 // a fixed period waits for one full period.
 func (m *seasonal) Ready() bool {
-	if m.n <= int(m.warmup) {
+	if m.n <= int(m.p.warmup) {
 		return false
 	}
-	return m.auto || m.last-m.first >= m.main.period()
+	return m.p.auto || m.last-m.first >= m.main.period()
 }
 
 // Shift moves the chosen fit's level by delta: delta is its own residual.
