@@ -438,8 +438,16 @@ type seasonal struct {
 	// idx are the profiles' (main, week) points of the last lookup (see
 	// profile.at), next to the small fields above for the size class;
 	// not saved.
-	idx  [2]uint16
-	fits [nFits]fit
+	idx [2]uint16
+	// rateKey says which rates are in rates: 0 none, else rateValid
+	// with the profiles' readiness (rateMainReady, rateWeekReady) they
+	// were computed for; cleared whenever stepMs changes. Not saved.
+	rateKey uint8
+	// rates are the profiles' (main, week) per-sample learning rates,
+	// a function of stepMs and readiness alone: two divisions each,
+	// which a regular series need not repeat every sample.
+	rates [2]float64
+	fits  [nFits]fit
 	// since is when each profile fit's profile had seen its period, 0
 	// before (see sinceOf).
 	since [nFits - fitMain]int64
@@ -535,6 +543,7 @@ func newSeasonal(p Params) (Core, error) {
 
 func (m *seasonal) Reset() {
 	m.n, m.first, m.last, m.stepMs, m.spread = 0, 0, 0, 0, 0
+	m.rateKey = 0
 	m.chosen, m.centred = fitFlat, 0
 	m.fits = [nFits]fit{}
 	m.runs = [nFits]int8{}
@@ -604,6 +613,7 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 			m.fits[c].level = v
 		}
 	} else {
+		old := m.stepMs
 		step := float64(ts - m.last)
 		if m.stepMs == 0 {
 			m.stepMs = step
@@ -612,6 +622,9 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 			// through the detector) make stepMs NaN, and the saved state
 			// keeps the builtin's NaN bits.
 			m.stepMs += (min(step, 4*m.stepMs) - m.stepMs) / 16
+		}
+		if math.Float64bits(m.stepMs) != math.Float64bits(old) {
+			m.rateKey = 0
 		}
 	}
 	// The step since the last sample, for the profiles' lookups: ts −
@@ -747,36 +760,60 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 		}
 	}
 
-	// A profile point's rate is gamma per period, spread over the samples
-	// that fall near it, so the scrape rate does not change how fast a
-	// profile learns. In its first period a profile learns at rate 1:
-	// each point is then about the mean of the samples near it rather
-	// than the first of them.
-	step := fmax(m.stepMs, 1)
-	rate := p.gamma
-	if !mainReady {
-		rate = 1
+	key := rateValid
+	if mainReady {
+		key |= rateMainReady
 	}
-	// The span is the period over the points, exactly.
-	perPoint := float64(m.main.span) / step
-	m.main.learn(&dl, dayOff, v-main.level, rate/fmax(perPoint, 1e-3), limMain)
+	if weekReady {
+		key |= rateWeekReady
+	}
+	if m.rateKey != key {
+		m.setRates(mainReady, weekReady)
+		m.rateKey = key
+	}
+	m.main.learn(&dl, dayOff, v-main.level, m.rates[0], limMain)
 	if mainReady && m.centred&1 == 0 {
 		m.centred |= 1
 		main.level += m.main.centre()
 	}
 	if auto {
-		rate = p.gamma
-		if !weekReady {
-			rate = 1
-		}
-		perPoint = float64(week) / weekPoints / step
-		m.week.learn(&wl, weekOff, v-wk.level, rate/fmax(perPoint, 1e-3), limWeek)
+		m.week.learn(&wl, weekOff, v-wk.level, m.rates[1], limWeek)
 		if weekReady && m.centred&2 == 0 {
 			m.centred |= 2
 			wk.level += m.week.centre()
 		}
 	}
 	return est
+}
+
+// rateKey's bits.
+const (
+	rateValid uint8 = 1 << iota
+	rateMainReady
+	rateWeekReady
+)
+
+// setRates computes the profiles' per-sample learning rates (rates) for
+// the current stepMs. A profile point's rate is gamma per period, spread
+// over the samples that fall near it, so the scrape rate does not change
+// how fast a profile learns. In its first period a profile learns at
+// rate 1: each point is then about the mean of the samples near it
+// rather than the first of them.
+func (m *seasonal) setRates(mainReady, weekReady bool) {
+	step := fmax(m.stepMs, 1)
+	rate := m.p.gamma
+	if !mainReady {
+		rate = 1
+	}
+	// The span is the period over the points, exactly.
+	perPoint := float64(m.main.span) / step
+	m.rates[0] = rate / fmax(perPoint, 1e-3)
+	rate = m.p.gamma
+	if !weekReady {
+		rate = 1
+	}
+	perPoint = float64(week) / weekPoints / step
+	m.rates[1] = rate / fmax(perPoint, 1e-3)
 }
 
 // Ready: auto scores with a level fit until a profile has seen its period;
@@ -863,6 +900,7 @@ func (m *seasonal) UnmarshalBinary(b []byte) error {
 		return err
 	}
 	m.n, m.first, m.last, m.stepMs, m.spread = int(n), first, last, step, spread
+	m.rateKey = 0
 	m.chosen, m.centred, m.fits, m.runs, m.since = chosen, centred, fits, runs, since
 	for i, p := range []*profile{&m.main, &m.week} {
 		p.setUnit(units[i])

@@ -90,3 +90,46 @@ func TestRoundQ(t *testing.T) {
 		require.Equal(t, int16(math.Round(x)), roundQ(x), "%v", x)
 	}
 }
+
+// TestSeasonalRates checks the cached learning rates against the
+// expression Update used to evaluate every sample, bit for bit, on
+// regular, jittered, gapped, repeated and backward steps, across the
+// profiles' first periods and a restore.
+func TestSeasonalRates(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, params := range []map[string]string{nil, {"period": "1h", "slots": "60"}, {"gamma": "0.05"}} {
+		d, err := New(Spec{Model: "seasonal", Params: params})
+		require.NoError(t, err)
+		m := d.(*detector).core.(*seasonal)
+		ts := int64(1_700_000_000_000)
+		for i := range 60_000 {
+			switch k := r.IntN(100); {
+			case k < 80:
+				ts += 300_000
+			case k < 90:
+				ts += 300_000 + int64(r.IntN(3)-1)*1000
+			case k < 94:
+				ts += int64(r.IntN(20)) * 300_000
+			case k < 97:
+				ts -= int64(r.IntN(600_000))
+			case k < 98 && i > 0:
+				state, err := m.AppendBinary(nil)
+				require.NoError(t, err)
+				require.NoError(t, m.UnmarshalBinary(state))
+			}
+			m.Update(ts, 10+float64(i%288)+r.NormFloat64())
+			step := fmax(m.stepMs, 1)
+			for j, p := range []*profile{&m.main, &m.week} {
+				if j == 1 && !m.p.auto {
+					continue
+				}
+				rate := m.p.gamma
+				if m.last-m.first < p.period() {
+					rate = 1
+				}
+				want := rate / fmax(float64(p.period())/float64(len(p.q))/step, 1e-3)
+				require.Equal(t, math.Float64bits(want), math.Float64bits(m.rates[j]), "sample %d profile %d", i, j)
+			}
+		}
+	}
+}
