@@ -164,10 +164,32 @@ func (p *profile) setSlow(i int, x float64) {
 	p.q[i] = int16(math.Round(s))
 }
 
-// at returns the two points around ts and the weight of the second.
-// dt is how far ts lies past the previous lookup's timestamp, when that
-// is known and ts is not before it, else noStep; idx is the profile's
-// point of the previous lookup, updated to ts's.
+// at returns the two points around ts and the weight of the second: see
+// look, which finds them.
+func (p *profile) at(ts int64, dt uint64, idx *uint16) (i0, i1 int, f float64) {
+	var l place
+	p.look(&l, ts, dt, idx)
+	return l.i0, l.i1, l.f
+}
+
+// noStep is look's dt when the previous lookup is unknown.
+const noStep = math.MaxUint64
+
+// place is a timestamp's place on a profile and the values of the two
+// points around it: Update interpolates them and then learn moves them,
+// without reading them twice. a and b are meaningful only when set.
+type place struct {
+	i0, i1   int
+	f        float64 // the weight of i1
+	a, b     float64 // the points' values, when okA, okB
+	okA, okB bool
+}
+
+// look finds ts on the profile: the two points around it, i0 and i1, the
+// weight f of the second, and their values (get). dt is how far ts lies
+// past the previous lookup's timestamp, when that is known and ts is not
+// before it, else noStep; idx is the profile's point of the previous
+// lookup, updated to ts's.
 //
 // Point i sits at the start of the i-th of n equal spans, so that
 // samples on the grid (the common case) use one point alone: with r the
@@ -176,15 +198,17 @@ func (p *profile) setSlow(i int, x float64) {
 // regular scrape) moves the previous lookup's point on by at most one,
 // with no division; any other step finds the phase afresh. Both ways
 // give the same integers, so f has the same bits.
-func (p *profile) at(ts int64, dt uint64, idx *uint16) (i0, i1 int, f float64) {
+func (p *profile) look(l *place, ts int64, dt uint64, idx *uint16) {
 	span := int64(p.span)
-	n := int64(len(p.q))
+	q := p.q
+	n := int64(len(q))
+	var i0 int
 	var rem int64
 	if p.rem >= 0 && dt < uint64(span) {
 		i0, rem = int(*idx), int64(p.rem)+int64(dt)
 		if rem >= span {
 			rem -= span
-			if i0++; i0 == len(p.q) {
+			if i0++; i0 == len(q) {
 				i0 = 0
 			}
 		}
@@ -197,33 +221,19 @@ func (p *profile) at(ts int64, dt uint64, idx *uint16) (i0, i1 int, f float64) {
 		i0, rem = int(r/span), r%span
 	}
 	p.rem, *idx = int32(rem), uint16(i0)
-	// rem·n < period fits easily: periods are at most 5 weeks.
-	f = float64(rem*n) / float64(span*n)
-	i1 = i0 + 1
-	if i1 == len(p.q) {
+	// rem·n < period fits easily: periods are at most 5 weeks. The
+	// quotient of exact integers is the correctly rounded one either
+	// way: (rem·n)/(span·n) has the bits of rem/span.
+	l.f = float64(rem) / float64(span)
+	i1 := i0 + 1
+	if i1 == len(q) {
 		i1 = 0
 	}
-	return i0, i1, f
-}
-
-// noStep is profile.at's dt when the previous lookup is unknown.
-const noStep = math.MaxUint64
-
-// place is a timestamp's place on a profile (at) and the values of the
-// two points around it (get): Update interpolates them and then learn
-// moves them, without reading them twice.
-type place struct {
-	i0, i1   int
-	f        float64
-	a, b     float64 // the points' values, when okA, okB
-	okA, okB bool
-}
-
-// look finds ts on the profile; see at for dt and idx.
-func (p *profile) look(l *place, ts int64, dt uint64, idx *uint16) {
-	l.i0, l.i1, l.f = p.at(ts, dt, idx)
-	l.a, l.okA = p.get(l.i0)
-	l.b, l.okB = p.get(l.i1)
+	l.i0, l.i1 = i0, i1
+	// A point's value is meaningless unless it is set (okA, okB).
+	a, b := q[i0], q[i1]
+	l.a, l.okA = float64(a)*p.unit, a != qUnset
+	l.b, l.okB = float64(b)*p.unit, b != qUnset
 }
 
 // interp is the profile's value at the place: linear between the points.
