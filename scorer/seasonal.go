@@ -425,7 +425,8 @@ const (
 
 // seasonal is laid out to fit one allocation size class at the
 // defaults, profiles included (see qbuf): 880 bytes plus the 8-byte
-// header of a large object with pointers make 888 of the 896 class.
+// header of a large object with pointers make 888 of the 896 class,
+// with the settings shared (seasonalParams) and 8 bytes to spare.
 // It must not be copied by value, since the profiles may point into it.
 type seasonal struct {
 	p *seasonalParams // shared by the series of a spec
