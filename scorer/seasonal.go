@@ -164,14 +164,6 @@ func (p *profile) setSlow(i int, x float64) {
 	p.q[i] = int16(math.Round(s))
 }
 
-// at returns the two points around ts and the weight of the second: see
-// look, which finds them.
-func (p *profile) at(ts int64, dt uint64, idx *uint16) (i0, i1 int, f float64) {
-	var l place
-	p.look(&l, ts, dt, idx)
-	return l.i0, l.i1, l.f
-}
-
 // noStep is look's dt when the previous lookup is unknown.
 const noStep = math.MaxUint64
 

@@ -133,3 +133,11 @@ func TestSeasonalRates(t *testing.T) {
 		}
 	}
 }
+
+// at returns the two points around ts and the weight of the second: see
+// look, which finds them.
+func (p *profile) at(ts int64, dt uint64, idx *uint16) (i0, i1 int, f float64) {
+	var l place
+	p.look(&l, ts, dt, idx)
+	return l.i0, l.i1, l.f
+}
