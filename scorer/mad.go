@@ -45,7 +45,8 @@ func newMAD(p Params) (Core, error) {
 func (m *mad) scale(med float64) float64 {
 	s := madConsistency * m.w.madAt(med)
 	if s > 0 {
-		return max(s, scaleFloor(med))
+		// s > 0 is not NaN, and the floor is positive: fmax is max.
+		return fmax(s, scaleFloor(med))
 	}
 	return max(1.2533*m.w.absDevSum(med)/float64(len(m.w.sorted)), scaleFloor(med))
 }
