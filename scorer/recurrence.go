@@ -24,7 +24,9 @@ import "math"
 //     is news.
 //
 // The deviations are the core's (z-score-like units). A day is a UTC day
-// of the timestamps; the memory costs 4 bits per slot, sign and day.
+// of the timestamps. Since a day with more than recurFracSlots slots of
+// excursions is no evidence, a day and sign keep at most that many
+// (slot, level) pairs, or the mark that it was busy: 80 bytes in all.
 const (
 	recurSlots = 48
 	recurDays  = 3
@@ -39,19 +41,54 @@ const (
 	slotMs         = day / recurSlots
 )
 
-// recurrence's days[0] is the current day, days[i] the i-th before; each
-// byte holds a slot's level of upward deviations in its low nibble and of
-// downward ones in its high nibble (see recurLevel).
+// recurrence's days[0] is the current day, days[i] the i-th before.
 //
 // Only excursions (|deviation| ≥ recurMin) are recorded or damped, so
 // the memory moves to the day of a sample only when one comes: a few
 // instructions for every other sample.
 type recurrence struct {
-	days [recurDays + 1][recurSlots]uint8
-	// busy counts the slots with a nonzero level, per day and sign.
-	busy    [recurDays + 1][2]uint8
-	day     int64 // day number of days[0]; valid when started
+	days    [recurDays + 1][2]recurDay // [day][sign: 0 up, 1 down]
+	day     int32                      // day number of days[0]; valid when started
 	started bool
+}
+
+// recurDay is one day's excursions of one sign: n pairs of slot and
+// level (recurLevel), or n = recurBusy once more than recurFracSlots
+// slots had one.
+type recurDay struct {
+	n  uint8
+	at [recurFracSlots][2]uint8
+}
+
+const recurBusy = recurFracSlots + 1
+
+// level is the day's level at slot, 0 when none.
+func (d *recurDay) level(slot int) uint8 {
+	for _, e := range d.at[:min(d.n, recurFracSlots)] {
+		if int(e[0]) == slot {
+			return e[1]
+		}
+	}
+	return 0
+}
+
+// record raises the day's level at slot to l.
+func (d *recurDay) record(slot int, l uint8) {
+	if d.n == recurBusy {
+		return
+	}
+	for i := range d.at[:d.n] {
+		if e := &d.at[i]; int(e[0]) == slot {
+			e[1] = max(e[1], l)
+			return
+		}
+	}
+	if d.n == recurFracSlots {
+		d.n = recurBusy
+		return
+	}
+	d.at[d.n] = [2]uint8{uint8(slot), l}
+	d.n++
 }
 
 // recurLevel quantises a deviation x ≥ recurMin to 1..15, in steps of a
@@ -77,17 +114,15 @@ func (r *recurrence) advance(ts int64) int {
 		d--
 	}
 	if !r.started {
-		r.started, r.day = true, d
+		r.started, r.day = true, int32(d)
 	}
-	if n := d - r.day; n > 0 {
+	if n := d - int64(r.day); n > 0 {
 		n = min(n, recurDays+1)
 		copy(r.days[n:], r.days[:recurDays+1-n])
-		copy(r.busy[n:], r.busy[:recurDays+1-n])
 		for i := range n {
-			r.days[i] = [recurSlots]uint8{}
-			r.busy[i] = [2]uint8{}
+			r.days[i] = [2]recurDay{}
 		}
-		r.day = d
+		r.day = int32(d)
 	}
 	return int((ts - d*day) / slotMs)
 }
@@ -96,7 +131,6 @@ func (r *recurrence) advance(ts int64) int {
 // past days (s selects the sign): the recurNeed-th largest of the days'
 // neighbourhood maxima, counting busy days as 0.
 func (r *recurrence) recurring(slot, s int) uint8 {
-	shift := uint(4 * s)
 	lo, hi := slot-1, slot+1
 	if lo < 0 {
 		lo = recurSlots - 1
@@ -106,11 +140,11 @@ func (r *recurrence) recurring(slot, s int) uint8 {
 	}
 	var top [recurNeed]uint8 // descending
 	for i := 1; i <= recurDays; i++ {
-		if r.busy[i][s] > recurFracSlots {
+		d := &r.days[i][s]
+		if d.n == recurBusy {
 			continue
 		}
-		row := &r.days[i]
-		m := max(row[lo]>>shift&0xf, row[slot]>>shift&0xf, row[hi]>>shift&0xf)
+		m := max(d.level(lo), d.level(slot), d.level(hi))
 		for j := range top {
 			if m > top[j] {
 				m, top[j] = top[j], m
@@ -132,14 +166,7 @@ func (r *recurrence) damp(ts int64, dev float64) float64 {
 		s = 1
 	}
 	slot := r.advance(ts)
-	shift := uint(4 * s)
-	cell := &r.days[0][slot]
-	if l := recurLevel(a); l > *cell>>shift&0xf {
-		if *cell>>shift&0xf == 0 {
-			r.busy[0][s]++
-		}
-		*cell = *cell&^(0xf<<shift) | l<<shift
-	}
+	r.days[0][s].record(slot, recurLevel(a))
 	if e := r.recurring(slot, s); e == 0 || a > recurRatio*recurFloor(e) {
 		return dev
 	}
@@ -148,27 +175,40 @@ func (r *recurrence) damp(ts int64, dev float64) float64 {
 
 func (r *recurrence) encode(e *enc) {
 	e.boolean(r.started)
-	e.i64(r.day)
+	e.u32(uint32(r.day))
 	for i := range r.days {
-		e.b = append(e.b, r.days[i][:]...)
+		for _, d := range r.days[i] {
+			e.u8(d.n)
+			for _, p := range d.at {
+				e.b = append(e.b, p[0], p[1])
+			}
+		}
 	}
 }
 
-// decode restores what encode wrote; the busy counts are recomputed.
+// decode restores what encode wrote, refusing pairs out of range.
 func (r *recurrence) decode(d *dec) {
 	var n recurrence
 	n.started = d.boolean()
-	n.day = d.i64()
+	n.day = int32(d.u32())
 	for i := range n.days {
-		if len(d.b) < recurSlots {
-			d.fail("recurrence")
-			return
-		}
-		copy(n.days[i][:], d.b)
-		d.b = d.b[recurSlots:]
-		for _, c := range n.days[i] {
-			n.busy[i][0] += b2u(c&0xf != 0)
-			n.busy[i][1] += b2u(c>>4 != 0)
+		for s := range n.days[i] {
+			day := &n.days[i][s]
+			day.n = d.u8()
+			if day.n > recurBusy {
+				d.fail("recurrence")
+			}
+			for k := range day.at {
+				if len(d.b) < 2 {
+					d.fail("recurrence")
+					return
+				}
+				day.at[k] = [2]uint8{d.b[0], d.b[1]}
+				d.b = d.b[2:]
+				if k < int(min(day.n, recurFracSlots)) && (day.at[k][0] >= recurSlots || day.at[k][1] > 15) {
+					d.fail("recurrence slot")
+				}
+			}
 		}
 	}
 	if d.err == nil {

@@ -91,6 +91,41 @@ func TestRecurrence(t *testing.T) {
 		require.Equal(t, 6.0, q.damp(at(9, 8), 6))
 	})
 
+	t.Run("a day is busy beyond recurFracSlots slots", func(t *testing.T) {
+		at := func(d, slot int) int64 { return int64(d)*day + int64(slot)*slotMs }
+		for _, c := range []struct {
+			slots  int
+			damped bool
+		}{{recurFracSlots, true}, {recurFracSlots + 1, false}} {
+			var r recurrence
+			for d := range 2 {
+				for k := range c.slots {
+					r.damp(at(d, 8+4*k), 6) // slot 8 and others far from it
+				}
+			}
+			got := r.damp(at(2, 8), 6)
+			require.Equal(t, c.damped, got == recurBase, "%d slots a day", c.slots)
+		}
+	})
+
+	t.Run("corrupt state is refused", func(t *testing.T) {
+		var r recurrence
+		r.damp(5*slotMs, 6)
+		var e enc
+		r.encode(&e)
+		bad := append([]byte(nil), e.b...)
+		bad[1+4+1] = recurSlots // the first pair's slot
+		var x recurrence
+		d := dec{b: bad}
+		x.decode(&d)
+		require.Error(t, d.finish())
+		bad = append([]byte(nil), e.b...)
+		bad[1+4] = recurBusy + 1 // the first day's count
+		d = dec{b: bad}
+		x.decode(&d)
+		require.Error(t, d.finish())
+	})
+
 	t.Run("state round trip", func(t *testing.T) {
 		var r recurrence
 		for d := range 3 {
@@ -104,7 +139,6 @@ func TestRecurrence(t *testing.T) {
 		back.decode(&d)
 		require.NoError(t, d.finish())
 		require.Equal(t, r.days, back.days)
-		require.Equal(t, r.busy, back.busy)
 		ts := 3*day + 30*slotMs
 		require.Equal(t, r.damp(ts, -7), back.damp(ts, -7))
 
