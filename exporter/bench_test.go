@@ -135,7 +135,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 
 // TestFeedDoesNotAllocate: per-sample scoring is allocation-free.
 func TestFeedDoesNotAllocate(t *testing.T) {
-	s := newSeries(model.Metric{"__name__": "x", "instance": "a"}, "t", []string{"instance"})
+	s := newSeries(model.Metric{"__name__": "x", "instance": "a"}, "t", []string{"instance"}, nil)
 	var err error
 	s.model, err = scorer.New(scorer.Spec{})
 	require.NoError(t, err)

@@ -222,7 +222,7 @@ func TestStateRoundTrip(t *testing.T) {
 	for _, s := range j.order {
 		b, err := s.encodeState()
 		require.NoError(t, err)
-		c := newSeries(nil, "t", nil)
+		c := newSeries(nil, "t", nil, nil)
 		c.model, err = scorer.New(scorer.Spec{Model: "ewma"})
 		require.NoError(t, err)
 		c.win = newWindow(j.set.windowMs, j.set.stepMs)
@@ -245,15 +245,17 @@ func TestWindow(t *testing.T) {
 		w.push(int64(i)*1000, i%2 == 0, 5_000)
 	}
 	// Points 5..9 are within 5s of 9 (ts > 4000).
-	require.Equal(t, 5, w.n)
-	require.Equal(t, 2, w.anomalous) // 6, 8
-	require.InDelta(t, 0.4, w.ratio(), 1e-9)
+	require.EqualValues(t, 5, w.n)
+	require.EqualValues(t, 2, w.anomalous) // 6, 8
+	v := seriesValue{anomalous: w.anomalous, observed: w.n}
+	require.InDelta(t, 0.4, v.ratio(), 1e-9)
+	require.Zero(t, (&seriesValue{}).ratio(), "no points, ratio 0")
 
 	small := newWindow(1_000_000, 1) // capped
 	require.Len(t, small.buf, maxWindowPoints)
 	for i := range 3000 {
 		small.push(int64(i), true, 1_000_000)
 	}
-	require.Equal(t, maxWindowPoints, small.n)
-	require.Equal(t, maxWindowPoints, small.anomalous)
+	require.EqualValues(t, maxWindowPoints, small.n)
+	require.EqualValues(t, maxWindowPoints, small.anomalous)
 }

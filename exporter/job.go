@@ -92,6 +92,7 @@ type job struct {
 	lastEnd       int64
 	items, bf     []work
 	created       []*series
+	names         interner // label and metric names of the series
 	droppedLogged bool
 	lastSave      time.Time
 	// mv scores the entities with multivariate models (nil without a
@@ -317,7 +318,7 @@ func (j *job) admit(m model.Metric, fp model.Fingerprint, collideKey string, now
 		j.logger.Error("Building model failed", "err", err)
 		return nil
 	}
-	s := newSeries(m, j.name, j.set.cfg.EntityLabels)
+	s := newSeries(m, j.name, j.set.cfg.EntityLabels, &j.names)
 	s.model = mod
 	s.win = newWindow(j.set.windowMs, j.set.stepMs)
 	s.fresh = true
@@ -456,7 +457,6 @@ func (j *job) publish() {
 		v.warming = s.model.Status() == scorer.Warming
 		v.observed = int32(s.win.n)
 		v.anomalous = int32(s.win.anomalous)
-		v.ratio = s.win.ratio()
 		v.expected, v.lower, v.upper = nan, nan, nan
 		if s.hasLast {
 			v.score = s.last.Score

@@ -109,7 +109,7 @@ func scoreOf(snap *jobSnapshot, v *seriesValue) SeriesScore {
 		Description:  c.Description,
 		Keywords:     slices.Clone(c.Keywords),
 		Score:        v.score,
-		Ratio:        v.ratio,
+		Ratio:        v.ratio(),
 		Anomalous:    int(v.anomalous),
 		Observed:     int(v.observed),
 		Window:       time.Duration(snap.set.windowMs) * time.Millisecond,

@@ -43,17 +43,20 @@ type series struct {
 	model    scorer.Model
 	lastTs   int64
 	last     scorer.Result
-	hasLast  bool
 	win      window
 	lastSeen int64 // wall-clock ms of the last successful cycle that returned the series
-	fresh    bool  // created without history: needs a backfill
-	got      bool  // got a new sample in the current cycle
+	hasLast  bool
+	fresh    bool // created without history: needs a backfill
+	got      bool // got a new sample in the current cycle
 }
 
 // newSeries builds the identity of a series from its source labels.
-func newSeries(m model.Metric, job string, entityLabels []string) *series {
+// names interns label and metric names (nil: none): every series of a
+// job repeats the same few, and each decoded response holds its own
+// copies of them.
+func newSeries(m model.Metric, job string, entityLabels []string, names *interner) *series {
 	s := &series{fast: m.FastFingerprint()}
-	s.metric = string(m[model.MetricNameLabel])
+	s.metric = names.get(string(m[model.MetricNameLabel]))
 	if s.metric == "" {
 		s.metric = job
 	}
@@ -66,10 +69,15 @@ func newSeries(m model.Metric, job string, entityLabels []string) *series {
 		case jobLabel, metricLabel:
 			name = "exported_" + name
 		}
-		s.labels = append(s.labels, label{name, string(v)})
+		s.labels = append(s.labels, label{names.get(name), string(v)})
 	}
 	s.labels = append(s.labels, label{jobLabel, job}, label{metricLabel, s.metric})
 	slices.SortFunc(s.labels, func(a, b label) int { return strings.Compare(a.name, b.name) })
+	if len(entityLabels) == 1 {
+		// The entity is the one label's value: share its string.
+		s.entity = string(m[model.LabelName(entityLabels[0])])
+		return s
+	}
 	var b strings.Builder
 	for i, l := range entityLabels {
 		if i > 0 {
@@ -78,6 +86,30 @@ func newSeries(m model.Metric, job string, entityLabels []string) *series {
 		b.WriteString(string(m[model.LabelName(l)]))
 	}
 	s.entity = b.String()
+	return s
+}
+
+// interner hands out one copy of each string it has seen, up to a
+// bound: label and metric names are few per job, but nothing a scraped
+// target sends may grow memory without limit.
+type interner struct{ m map[string]string }
+
+const maxInterned = 4096
+
+func (in *interner) get(s string) string {
+	if in == nil {
+		return s
+	}
+	if v, ok := in.m[s]; ok {
+		return v
+	}
+	if in.m == nil {
+		in.m = make(map[string]string)
+	}
+	if len(in.m) < maxInterned {
+		s = strings.Clone(s)
+		in.m[s] = s
+	}
 	return s
 }
 
@@ -166,9 +198,11 @@ func (s *series) feed(samples []model.SamplePair, windowMs int64) {
 // window counts observed and anomalous points over the last windowMs of
 // sample time. Entries are ts<<1 | anomalous.
 type window struct {
-	buf       []int64
-	head, n   int
-	anomalous int
+	buf []int64
+	// int32: a window holds at most maxWindowPoints, and narrow counts
+	// keep series in a smaller allocation size class.
+	head, n   int32
+	anomalous int32
 }
 
 func newWindow(windowMs, stepMs int64) window {
@@ -179,11 +213,11 @@ func newWindow(windowMs, stepMs int64) window {
 func (w *window) push(ts int64, anomalous bool, windowMs int64) {
 	for w.n > 0 {
 		oldest := w.buf[w.head]
-		if oldest>>1 > ts-windowMs && w.n < len(w.buf) {
+		if oldest>>1 > ts-windowMs && int(w.n) < len(w.buf) {
 			break
 		}
-		w.anomalous -= int(oldest & 1)
-		w.head = (w.head + 1) % len(w.buf)
+		w.anomalous -= int32(oldest & 1)
+		w.head = (w.head + 1) % int32(len(w.buf))
 		w.n--
 	}
 	e := ts << 1
@@ -191,14 +225,6 @@ func (w *window) push(ts int64, anomalous bool, windowMs int64) {
 		e |= 1
 		w.anomalous++
 	}
-	w.buf[(w.head+w.n)%len(w.buf)] = e
+	w.buf[(w.head+w.n)%int32(len(w.buf))] = e
 	w.n++
-}
-
-// ratio is the anomalous share of the observed points (0 when none).
-func (w *window) ratio() float64 {
-	if w.n == 0 {
-		return 0
-	}
-	return float64(w.anomalous) / float64(w.n)
 }

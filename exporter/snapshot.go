@@ -29,11 +29,20 @@ type jobSnapshot struct {
 // identity fields, which never change.
 type seriesValue struct {
 	s                      *series
-	score, ratio           float64
+	score                  float64
 	expected, lower, upper float64
 	ts                     int64
 	anomalous, observed    int32
 	warming, stale         bool
+}
+
+// ratio is the share of anomalous points in the observation window, as
+// window.ratio computes it (kept as its two counts, not a third field).
+func (v *seriesValue) ratio() float64 {
+	if v.observed == 0 {
+		return 0
+	}
+	return float64(v.anomalous) / float64(v.observed)
 }
 
 // entityValue is the largest score over an entity's series; s is one of
@@ -130,7 +139,7 @@ func (e *Exporter) Gather() ([]*dto.MetricFamily, error) {
 			}
 			off += len(ls)
 			score.add(lp, v.score)
-			ratio.add(lp, v.ratio)
+			ratio.add(lp, v.ratio())
 			anom.add(lp, float64(v.anomalous))
 			obs.add(lp, float64(v.observed))
 			if !math.IsNaN(v.expected) {

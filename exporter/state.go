@@ -154,12 +154,12 @@ func (s *series) encodeState() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+s.win.n*binary.MaxVarintLen64+len(mb))
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+int(s.win.n)*binary.MaxVarintLen64+len(mb))
 	b = append(b, stateVersion)
 	b = binary.AppendVarint(b, s.lastTs)
 	b = binary.AppendUvarint(b, uint64(s.win.n))
-	for i := 0; i < s.win.n; i++ {
-		b = binary.AppendVarint(b, s.win.buf[(s.win.head+i)%len(s.win.buf)])
+	for i := range int(s.win.n) {
+		b = binary.AppendVarint(b, s.win.buf[(int(s.win.head)+i)%len(s.win.buf)])
 	}
 	return append(b, mb...), nil
 }
@@ -195,13 +195,13 @@ func (s *series) decodeState(b []byte) error {
 	// Replay the window into this job's (possibly resized) buffer.
 	s.win.head, s.win.n, s.win.anomalous = 0, 0, 0
 	for _, e := range entries {
-		if s.win.n == len(s.win.buf) {
-			s.win.anomalous -= int(s.win.buf[s.win.head] & 1)
-			s.win.head = (s.win.head + 1) % len(s.win.buf)
+		if int(s.win.n) == len(s.win.buf) {
+			s.win.anomalous -= int32(s.win.buf[s.win.head] & 1)
+			s.win.head = (s.win.head + 1) % int32(len(s.win.buf))
 			s.win.n--
 		}
-		s.win.buf[(s.win.head+s.win.n)%len(s.win.buf)] = e
-		s.win.anomalous += int(e & 1)
+		s.win.buf[(s.win.head+s.win.n)%int32(len(s.win.buf))] = e
+		s.win.anomalous += int32(e & 1)
 		s.win.n++
 	}
 	return nil
