@@ -19,7 +19,7 @@ func init() {
 			"for a day, two for the weekly one); a fixed period waits for one full period. Then threshold.init " +
 			"samples for the calibration.",
 		State: "2·slots bytes (int16 fixed point) plus about 240, 340 more for auto's weekly profile; " +
-			"the daily-recurrence memory (recurring=true) 200 more; with the calibration ≈ 1.4 KiB saved and 1.5 KiB resident per series at the defaults (period=auto, slots=96).",
+			"the daily-recurrence memory (recurring=true) 80 more; with the calibration ≈ 1.2 KiB saved and 1.35 KiB resident per series at the defaults (period=auto, slots=96).",
 		Params: []ParamDoc{
 			{Name: "period", Default: "auto", Help: "season length as a duration (1h to 5w), or auto (pick 1d, 1w or none from the data)"},
 			{Name: "slots", Default: "96", Help: "profile points per period (4 to 10080); auto's daily profile uses it too"},
