@@ -14,11 +14,12 @@ import "math"
 // its two neighbours) on at least recurNeed of them.
 //
 // Two safeguards keep it from hiding real anomalies:
-//   - A day on which excursions were everywhere (more than recurFrac of
-//     its slots) is no evidence: on a bursty series something happened
-//     near every time of day, by chance. The daily rate of excursions a
-//     day may have is about what makes three neighbouring slots on two of
-//     three days coincide by chance with a probability of 5 %.
+//   - A day on which excursions were everywhere (in more than
+//     recurFracSlots, a tenth, of its slots) is no evidence: on a bursty
+//     series something happened near every time of day, by chance. On
+//     days with one, two or four excursions, a given neighbourhood of
+//     three slots is hit on two of three days by chance with a
+//     probability of about 1 %, 4 % and 13 %.
 //   - Only excursions up to recurRatio times the recurring one are
 //     damped: a backup that suddenly takes the disk twice as far as usual
 //     is news.
