@@ -51,13 +51,6 @@ func (m *mad) scale(med float64) float64 {
 	return max(1.2533*m.w.absDevSum(med)/float64(len(m.w.sorted)), scaleFloor(med))
 }
 
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
-}
-
 func (m *mad) Update(_ int64, v float64) Estimate {
 	if m.w.n == 0 {
 		m.w.push(v)

@@ -725,7 +725,10 @@ func (m *seasonal) Update(ts int64, v float64) Estimate {
 		walk.track(math.Abs(r), w, quiet)
 		walk.level += fmax(a, walkAlpha) * r
 	}
-	// The main profile's fit.
+	// The main profile's fit. It and the weekly one are written out
+	// rather than shared in a method: the method does not inline, and
+	// the call cost 86 more instructions a sample (callgrind, 1752 →
+	// 1838), about 5 %.
 	limMain := limit(winsor, clip, main.err, pred[fitMain])
 	{
 		raw := v - pred[fitMain]

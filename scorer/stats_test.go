@@ -2,44 +2,10 @@ package scorer
 
 import (
 	"math"
-	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 )
-
-// TestWindowMAD checks the O(log w) MAD against sorting the absolute
-// deviations, on windows with ties, odd and even lengths and centres
-// that are and are not the median.
-func TestWindowMAD(t *testing.T) {
-	r := rand.New(rand.NewPCG(4, 2))
-	for trial := range 2000 {
-		size := 1 + r.IntN(40)
-		w := newWindow(size)
-		for range size + r.IntN(size+1) {
-			v := r.NormFloat64()
-			if trial%3 == 0 {
-				v = float64(r.IntN(4)) // ties
-			}
-			w.push(v)
-		}
-		centres := []float64{w.median(), w.sorted[0] - 1, w.sorted[len(w.sorted)-1] + 1, w.sorted[r.IntN(len(w.sorted))]}
-		for _, med := range centres {
-			devs := make([]float64, len(w.sorted))
-			for i, x := range w.sorted {
-				devs[i] = abs(x - med)
-			}
-			slices.Sort(devs)
-			n := len(devs)
-			want := devs[n/2]
-			if n%2 == 0 {
-				want = (devs[n/2-1] + devs[n/2]) / 2
-			}
-			require.Equal(t, want, w.mad(med), "trial %d, centre %g, window %v", trial, med, w.sorted)
-		}
-	}
-}
 
 // TestLogTail checks the tabulated Gaussian log-tail against Log and
 // Erfc: within 1e-6 in log units below the tailFloor clamp (0.5 next

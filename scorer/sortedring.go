@@ -9,8 +9,9 @@ import "math"
 // the values below and above the median is walked from the previous
 // sample's, since it moves by a rank or two per sample.
 //
-// It computes the same values, bit for bit, as window (stats.go), which
-// re-sorts with two memmoves and binary-searches the MAD afresh.
+// It computes the same values, bit for bit, as the window it replaced,
+// which re-sorted with two memmoves and binary-searched the MAD afresh
+// (the golden hashes of mad did not change).
 type sortedRing struct {
 	vals   []float64 // ring, oldest at head once full
 	sorted []float64 // the first n values of vals, ascending
@@ -239,10 +240,10 @@ func (w *sortedRing) absDevSum(med float64) float64 {
 	}
 	var sum float64
 	for _, x := range s[:lo] {
-		sum += abs(x - med)
+		sum += math.Abs(x - med)
 	}
 	for _, x := range s[hi:] {
-		sum += abs(x - med)
+		sum += math.Abs(x - med)
 	}
 	return sum
 }

@@ -46,7 +46,7 @@ func TestSortedRing(t *testing.T) {
 			devs := make([]float64, len(want))
 			var sum float64
 			for i, x := range want {
-				devs[i] = abs(x - med)
+				devs[i] = math.Abs(x - med)
 				sum += devs[i]
 			}
 			slices.Sort(devs)
