@@ -181,7 +181,8 @@ func (r *recurrence) encode(e *enc) {
 		for _, d := range r.days[i] {
 			e.u8(d.n)
 			for _, p := range d.at {
-				e.b = append(e.b, p[0], p[1])
+				e.u8(p[0])
+				e.u8(p[1])
 			}
 		}
 	}
@@ -200,12 +201,7 @@ func (r *recurrence) decode(d *dec) {
 				d.fail("recurrence")
 			}
 			for k := range day.at {
-				if len(d.b) < 2 {
-					d.fail("recurrence")
-					return
-				}
-				day.at[k] = [2]uint8{d.b[0], d.b[1]}
-				d.b = d.b[2:]
+				day.at[k] = [2]uint8{d.u8(), d.u8()}
 				if k < int(min(day.n, recurFracSlots)) && (day.at[k][0] >= recurSlots || day.at[k][1] > 15) {
 					d.fail("recurrence slot")
 				}
