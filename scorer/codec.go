@@ -14,7 +14,7 @@ var ErrBadState = errors.New("scorer: bad model state")
 // stateVersion is the version byte that starts every encoded state. Bump it
 // when any model's layout changes; old states are then refused (the model
 // warms up again) rather than misread.
-const stateVersion = 6
+const stateVersion = 7
 
 // enc appends little-endian fields to a byte slice.
 type enc struct{ b []byte }

@@ -404,6 +404,7 @@ func newDetector(name string, core Core, cfg config) *detector {
 		// SPOT alongside catches the single extreme sample that the
 		// averaged likelihood dilutes (see Observe).
 		p.spot = newSpotParams(cfg.guardRisk, cfg.init, cfg.floor)
+		p.spot.guard = true
 	}
 	d := &detector{p: internParams(p), core: core}
 	if cfg.mode == modeLikelihood {
@@ -454,7 +455,7 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 	orig := v
 	v = d.countValue(v)
 	floor := d.rough.update(v)
-	est := d.rough.apply(d.core.Update(ts, v), floor)
+	est := d.rough.apply(d.core.Update(ts, v), floor, v)
 	res.Raw, res.Expected, res.Lower, res.Upper = est.Dev, est.Expected, nan, nan
 	if !d.core.Ready() {
 		d.status, res.Status = Warming, Warming

@@ -75,7 +75,7 @@ func (e *ensemble) Update(ts int64, v float64) Estimate {
 	floor := e.rough.update(v)
 	for i := range e.members {
 		m := &e.members[i]
-		est := e.rough.apply(m.core.Update(ts, v), floor)
+		est := e.rough.apply(m.core.Update(ts, v), floor, v)
 		if i == 0 || math.IsNaN(out.Expected) {
 			out.Expected = est.Expected
 		}

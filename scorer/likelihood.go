@@ -60,8 +60,8 @@ type likelihood struct {
 	// most of the likelihood's resident size.
 	ring   []float32
 	sum    float64 // of ring, kept incrementally, recomputed each wrap
-	n      int     // averages learnt
 	mu, vr float64
+	n      int32 // averages learnt, saturating (the weight is alpha long before)
 	head   uint8
 	k      uint8 // values in ring
 }
@@ -105,7 +105,7 @@ func (l *likelihood) reset() {
 	l.sum, l.head, l.k, l.n, l.mu, l.vr = 0, 0, 0, 0, 0, 0
 }
 
-func (l *likelihood) ready(p *likelihoodParams) bool { return l.n >= int(p.init) }
+func (l *likelihood) ready(p *likelihoodParams) bool { return l.n >= p.init }
 
 // observe scores the deviation mag ≥ 0 and learns it. thr is the
 // deviation that would have scored exactly 1 (+Inf when the cap makes 1
@@ -143,8 +143,10 @@ func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float
 			l.sum += float64(x)
 		}
 	}
-	l.n++
-	w := p.weight.at(l.n)
+	if l.n < math.MaxInt32 {
+		l.n++
+	}
+	w := p.weight.at(int(l.n))
 	d := avg - l.mu
 	l.mu += w * d
 	l.vr = (1 - w) * (l.vr + w*d*d)
@@ -185,7 +187,12 @@ func (l *likelihood) encode(e *enc) {
 func (l *likelihood) decode(p *likelihoodParams, d *dec) {
 	l.head = d.u8()
 	l.k = d.u8()
-	l.n = int(d.u64())
+	n := d.u64()
+	if n > math.MaxInt32 {
+		d.fail("likelihood count")
+		return
+	}
+	l.n = int32(n)
 	l.mu = d.f64()
 	l.vr = d.f64()
 	if l.k > p.window || l.head >= p.window || (l.k < p.window && l.head != l.k%p.window) {

@@ -6,6 +6,21 @@ import "math"
 // tail is fitted to the most recent spotPeaks excesses.
 const spotPeaks = 32
 
+// spotRoutine is the decayed count of values above z_q beyond which a
+// guard (spotParams.guard) learns them as peaks: about
+// 1/(1−spotDecay)·risk are expected (0.1 at the guard's 1e-5), so 10
+// within the horizon mean the tail was fitted to the wrong values (a
+// series that sits on one value between bursts fits it to the flat part)
+// and these excursions are the series' routine. Standing alone, SPOT is
+// the threshold and keeps the paper's rule: anomalies are never learnt.
+const spotRoutine = spotPeaks
+
+// spotDecay32 is spotDecay for the float32 count of anomalies.
+const spotDecay32 = float32(spotDecay)
+
+// spotMinT is the lowest initial threshold t, as a share of the floor.
+const spotMinT = 1e-3
+
 // spotDecay ages the sample and peak counts so the tail probability
 // P(X > t) follows a slowly drifting series (horizon about 10k samples).
 const spotDecay = 1 - 1.0/10000
@@ -39,6 +54,7 @@ type spot struct {
 	n, nt float64
 	zq    float64
 	peaks [spotPeaks]float32 // excesses; float32 halves SPOT's size
+	ex    float32            // decayed count of values above z_q
 
 	seen  int32 // samples seen during the initial step
 	np    uint8 // peaks stored
@@ -52,6 +68,9 @@ type spotParams struct {
 	floor float64
 	init  int32 // samples before the first threshold
 	k     uint8 // values kept during the initial step
+	// guard marks a SPOT beside another calibration (the likelihood's
+	// single-sample test), which learns routine anomalies (spotRoutine).
+	guard bool
 }
 
 func newSpotParams(risk float64, init int, floor float64) spotParams {
@@ -74,7 +93,17 @@ func (s *spot) learn(p *spotParams, x float64) {
 		return
 	}
 	if x > s.zq {
-		return // an anomaly: SPOT does not learn from it
+		// An anomaly: SPOT does not learn from it, unless it is a guard
+		// and anomalies come far more often than the risk allows: the
+		// fitted tail is then wrong, and they are the series' own.
+		if !p.guard {
+			return
+		}
+		if s.ex = s.ex*spotDecay32 + 1; s.ex < spotRoutine {
+			return
+		}
+	} else if p.guard {
+		s.ex *= spotDecay32
 	}
 	s.n = s.n*spotDecay + 1
 	if x <= s.t {
@@ -113,11 +142,18 @@ func (s *spot) initial(p *spotParams, x float64) {
 	if s.seen < p.init {
 		return
 	}
-	s.t = float64(s.peaks[0])
+	// A series that sat on one value puts the quantile at 0, and its
+	// rounding residue (1e-16) would then fill the peaks: the tail starts
+	// no lower than spotMinT of the floor.
+	s.t = max(float64(s.peaks[0]), spotMinT*p.floor)
+	kept := 0
 	for i := 1; i < int(s.np); i++ {
-		s.peaks[i-1] = float32(float64(s.peaks[i]) - s.t)
+		if e := float64(s.peaks[i]) - s.t; e > 0 {
+			s.peaks[kept] = float32(e)
+			kept++
+		}
 	}
-	s.np--
+	s.np = uint8(kept)
 	for i := int(s.np); i < spotPeaks; i++ {
 		s.peaks[i] = 0
 	}
@@ -182,6 +218,7 @@ func (s *spot) encode(e *enc) {
 		e.u32(math.Float32bits(p))
 	}
 	e.f64(s.zq)
+	e.u32(math.Float32bits(s.ex))
 }
 
 func (s *spot) decode(d *dec) {
@@ -205,4 +242,8 @@ func (s *spot) decode(d *dec) {
 		s.peaks[i] = math.Float32frombits(d.u32())
 	}
 	s.zq = d.f64()
+	s.ex = math.Float32frombits(d.u32())
+	if !(s.ex >= 0) || math.IsInf(float64(s.ex), 0) {
+		d.fail("spot anomaly count")
+	}
 }

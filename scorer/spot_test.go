@@ -57,3 +57,73 @@ func TestSpotFloor(t *testing.T) {
 	}
 	require.Equal(t, 3.0, s.threshold())
 }
+
+func TestSpotIgnoresRoundingResidue(t *testing.T) {
+	// A series that sits on one value leaves residues of ~1e-16 spreads:
+	// the initial quantile is then 0 and, without a lowest t, every
+	// residue would be a peak and the fitted tail would be nothing.
+	r := rand.New(rand.NewPCG(3, 3))
+	sp := newSpotParams(1e-5, 128, 3)
+	var s spot
+	for range 2000 {
+		s.learn(&sp, 1e-16*r.Float64())
+	}
+	require.True(t, s.ready)
+	require.GreaterOrEqual(t, s.t, spotMinT*sp.floor)
+	require.Zero(t, s.np, "residues are not peaks")
+	// Real excursions below z_q still are.
+	s.learn(&sp, 2)
+	require.Equal(t, uint8(1), s.np)
+}
+
+func TestSpotGuardLearnsRoutineAnomalies(t *testing.T) {
+	// Bursts of 50 spreads every 100 samples on a quiet series: a
+	// standalone SPOT never learns them (the paper's rule); a guard does
+	// once more of them than the peaks it fits came within its horizon,
+	// and its threshold then rises above them.
+	run := func(guard bool) (first, last float64, exceeded int) {
+		r := rand.New(rand.NewPCG(7, 7))
+		sp := newSpotParams(1e-5, 128, 3)
+		sp.guard = guard
+		var s spot
+		for range 1000 {
+			s.learn(&sp, math.Abs(r.NormFloat64()))
+		}
+		first = s.threshold()
+		for i := range 10_000 {
+			x := math.Abs(r.NormFloat64())
+			if i%100 == 0 {
+				x = 50
+				if x > s.threshold() {
+					exceeded++
+				}
+			}
+			s.learn(&sp, x)
+		}
+		return first, s.threshold(), exceeded
+	}
+	first, last, n := run(false)
+	require.Equal(t, 100, n, "a standalone SPOT flags every burst")
+	require.Less(t, last, 50.0)
+	require.InDelta(t, first, last, first, "and its tail stays the quiet one")
+
+	_, last, n = run(true)
+	require.Greater(t, last, 50.0, "the guard's tail now holds the bursts")
+	require.GreaterOrEqual(t, n, spotRoutine, "it flagged bursts until they were routine")
+	require.Less(t, n, 2*spotRoutine)
+}
+
+func TestSpotGuardSingleAnomalyNotLearnt(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	sp := newSpotParams(1e-5, 200, 3)
+	sp.guard = true
+	var s spot
+	for range 2000 {
+		s.learn(&sp, r.ExpFloat64())
+	}
+	before := s.threshold()
+	for range spotRoutine - 1 {
+		s.learn(&sp, 1e6)
+	}
+	require.Equal(t, before, s.threshold(), "fewer anomalies than spotRoutine are never learnt")
+}

@@ -81,10 +81,18 @@ func (r *roughness) update(v float64) float64 {
 	return floor
 }
 
-// apply rescales an estimate whose spread is below floor.
-func (r *roughness) apply(est Estimate, floor float64) Estimate {
+// apply rescales the estimate of v whose spread is below floor. A
+// deviation the core capped at ±maxDev (its spread was ~0) has lost its
+// size: it is measured again from v against the floor, or every burst on
+// a series that sits on one value would rescale from the same cap to the
+// same tiny deviation, however large the burst.
+func (r *roughness) apply(est Estimate, floor, v float64) Estimate {
 	if floor > 0 && est.Scale > 0 && est.Scale < floor {
-		est.Dev *= est.Scale / floor
+		if math.Abs(est.Dev) >= maxDev && !math.IsNaN(est.Expected) {
+			est.Dev = ratio(v, est.Expected, floor)
+		} else {
+			est.Dev *= est.Scale / floor
+		}
 		est.Scale = floor
 	}
 	return est
