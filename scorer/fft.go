@@ -7,60 +7,81 @@ import (
 )
 
 // fft is an in-place radix-2 forward FFT of a fixed power-of-two size,
-// with its twiddle factors and bit-reversal swaps computed once, so a
-// transform allocates nothing.
+// with its twiddle factors and bit-reversal permutation computed once,
+// so a transform allocates nothing.
 type fft struct {
-	n     int
-	swaps []uint16     // index pairs to exchange for the bit-reversed order
-	tw    []complex128 // exp(-2πik/n), k < n/2
+	n   int
+	rev []uint16 // rev[i]: i with its log2(n) bits reversed
+	// stw[half+k] is the twiddle of butterfly k in the stage joining
+	// blocks of half points, half ≥ 4: exp(−2πik/(2·half)), laid out
+	// stage by stage so each stage reads them in order.
+	stw []complex128
 }
 
 func newFFT(n int) *fft {
-	f := &fft{n: n, tw: make([]complex128, n/2)}
+	f := &fft{n: n, rev: make([]uint16, n), stw: make([]complex128, max(n, 4))}
 	shift := 64 - bits.TrailingZeros(uint(n))
 	for i := range n {
-		if j := int(bits.Reverse64(uint64(i)) >> shift); i < j {
-			f.swaps = append(f.swaps, uint16(i), uint16(j))
-		}
+		f.rev[i] = uint16(bits.Reverse64(uint64(i)) >> shift)
 	}
-	for k := range f.tw {
+	tw := make([]complex128, n/2) // exp(-2πik/n), k < n/2
+	for k := range tw {
 		s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(n))
-		f.tw[k] = complex(c, s)
+		tw[k] = complex(c, s)
+	}
+	for half := 4; half < n; half <<= 1 {
+		step := n / (2 * half)
+		for k := range half {
+			f.stw[half+k] = tw[k*step]
+		}
 	}
 	return f
 }
 
 // transform computes the forward DFT of x[:n] in place, n ≥ 2.
 func (f *fft) transform(x []complex128) {
+	x = x[:f.n]
+	for i, j := range f.rev[:len(x)] {
+		if int(j) > i {
+			x[i], x[j] = x[j], x[i]
+		}
+	}
+	f.butterflies(x)
+}
+
+// butterflies is the transform of x[:n] given in bit-reversed order.
+func (f *fft) butterflies(x []complex128) {
 	n := f.n
 	x = x[:n]
-	sw := f.swaps
-	for i := 0; i+1 < len(sw); i += 2 {
-		a, b := sw[i], sw[i+1]
-		x[a], x[b] = x[b], x[a]
-	}
 	if n == 2 {
 		x[0], x[1] = x[0]+x[1], x[0]-x[1]
 		return
 	}
 	// The first two stages as one radix-4 step: their twiddles are 1
 	// and −i, no multiplication.
-	for s := 0; s+3 < n; s += 4 {
-		a0, a1, a2, a3 := x[s], x[s+1], x[s+2], x[s+3]
+	for s := 0; s+4 <= len(x); s += 4 {
+		q := x[s : s+4 : s+4]
+		a0, a1, a2, a3 := q[0], q[1], q[2], q[3]
 		b0, b1, b2, b3 := a0+a1, a0-a1, a2+a3, a2-a3
 		t := complex(imag(b3), -real(b3)) // −i·b3
-		x[s], x[s+1], x[s+2], x[s+3] = b0+b2, b1+t, b0-b2, b1-t
+		q[0], q[1], q[2], q[3] = b0+b2, b1+t, b0-b2, b1-t
 	}
-	for size := 8; size <= n; size <<= 1 {
-		half, step := size/2, n/size
-		for s := 0; s < n; s += size {
-			lo, hi := x[s:s+half], x[s+half:s+size]
+	for half := 4; half < n; half <<= 1 {
+		tw := f.stw[half : 2*half]
+		for s := 0; s+2*half <= len(x); s += 2 * half {
+			lo := x[s : s+half]
+			hi := x[s+half : s+2*half]
+			hi, tw := hi[:len(lo)], tw[:len(lo)]
 			a, b := lo[0], hi[0]
 			lo[0], hi[0] = a+b, a-b
-			for k := 1; k < half; k++ {
-				w := f.tw[k*step]
-				a, b := lo[k], hi[k]*w
-				lo[k], hi[k] = a+b, a-b
+			for k := 1; k < len(lo); k++ {
+				// a + b·w with the product written out as Go's complex
+				// multiplication computes it (no fused operations).
+				a, h, w := lo[k], hi[k], tw[k]
+				br := real(h)*real(w) - imag(h)*imag(w)
+				bi := real(h)*imag(w) + imag(h)*real(w)
+				lo[k] = complex(real(a)+br, imag(a)+bi)
+				hi[k] = complex(real(a)-br, imag(a)-bi)
 			}
 		}
 	}
@@ -89,10 +110,11 @@ func newRealFFT(n int) *realFFT {
 func (r *realFFT) transform(x []float64, z, out []complex128) {
 	m := r.n / 2
 	x, z, out = x[:2*m], z[:m], out[:m+1]
-	for k := range z {
-		z[k] = complex(x[2*k], x[2*k+1])
+	// Packed straight into bit-reversed order.
+	for k, j := range r.half.rev[:m] {
+		z[j] = complex(x[2*k], x[2*k+1])
 	}
-	r.half.transform(z)
+	r.half.butterflies(z)
 	z0 := z[0]
 	out[0] = complex(real(z0)+imag(z0), 0)
 	out[m] = complex(real(z0)-imag(z0), 0)
@@ -110,28 +132,61 @@ func (r *realFFT) transform(x []float64, z, out []complex128) {
 
 // inverse sets x[:n] to the inverse DFT of the Hermitian spectrum whose
 // first half is spec[0..n/2] (the imaginary parts of spec[0] and
-// spec[n/2] are ignored): the forward step undone, then one complex
-// inverse FFT of n/2, itself a forward one of the conjugates.
+// spec[n/2] are ignored).
 func (r *realFFT) inverse(spec []complex128, z []complex128, x []float64) {
+	r.inverseRange(spec, z, x, 0, r.n)
+}
+
+// inverseRange is inverse that writes only x[lo:hi], 0 ≤ lo ≤ hi ≤ n,
+// the same values: the forward step undone, then one complex inverse
+// FFT of n/2, itself a forward one of the conjugates.
+func (r *realFFT) inverseRange(spec []complex128, z []complex128, x []float64, lo, hi int) {
 	m := r.n / 2
 	spec, z, x = spec[:m+1], z[:m], x[:2*m]
 	tw := r.tw[:m]
+	rev := r.half.rev[:m]
 	for k := range m {
 		a, b := spec[k], spec[m-k]
 		// even = (a + conj b)/2, odd = (a − conj b)/(2w) with |w| = 1;
-		// z = conj(even + i·odd), conjugated for the forward transform.
+		// z = conj(even + i·odd), conjugated for the forward transform,
+		// stored in bit-reversed order.
 		ar, ai, br, bi := real(a), imag(a), real(b), -imag(b)
 		er, ei := 0.5*(ar+br), 0.5*(ai+bi)
 		dr, di := 0.5*(ar-br), 0.5*(ai-bi)
 		wr, wi := real(tw[k]), -imag(tw[k])
 		or, oi := dr*wr-di*wi, dr*wi+di*wr
-		z[k] = complex(er-oi, -(ei + or))
+		z[rev[k]] = complex(er-oi, -(ei + or))
 	}
-	r.half.transform(z)
+	r.half.butterflies(z)
 	scale := 1 / float64(m)
-	for k, c := range z {
-		x[2*k] = real(c) * scale
-		x[2*k+1] = -imag(c) * scale
+	for i := lo; i < hi; i++ {
+		c := z[i>>1]
+		if i&1 == 0 {
+			x[i] = real(c) * scale
+		} else {
+			x[i] = -imag(c) * scale
+		}
+	}
+}
+
+// halfLogPowers sets out[i] = ½·ln(|spec[i]|² + 1e-24), which is
+// ln(|X| + 1e-12) to 1e-12 wherever |X| is not itself about 1e-12, with
+// no square root; tableLog's arithmetic, inlined.
+func halfLogPowers(spec []complex128, out []float64) {
+	out = out[:len(spec)]
+	for i, c := range spec {
+		re, im := real(c), imag(c)
+		x := re*re + im*im + 1e-24
+		b := math.Float64bits(x)
+		e := int64(b>>52) & 0x7ff
+		if e == 0 || e == 0x7ff {
+			out[i] = 0.5 * math.Log(x)
+			continue
+		}
+		k := b >> (52 - tableBits) & (1<<tableBits - 1)
+		mt := math.Float64frombits(b&(1<<52-1) | 1023<<52)
+		r := (mt - (1 + float64(k)/(1<<tableBits))) * invTab[k]
+		out[i] = 0.5 * (float64(e-1023)*math.Ln2 + logTab[k] + r*(1-r*(0.5-r*(1.0/3))))
 	}
 }
 

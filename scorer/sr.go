@@ -75,10 +75,15 @@ type sr struct {
 	csum float64   // Σ c
 	// By position j in y from the oldest, the depth k = z − j: h(k) on
 	// the newest point's change, Σ h(k+i) for 0 < i < extend on the
-	// extension's inner points, h(k+extend) on its last one.
-	t0, tm, tl []float32
-	wext       []float64 // extrapolation weights 1/(extend−i)
+	// extension's inner points, h(k+extend) on its last one; side by
+	// side, so slide reads one entry per point.
+	taps [][srTaps]float32
+	wext []float64 // extrapolation weights 1/(extend−i)
 }
+
+// srTaps is the size of a taps entry: three used, padded to four so an
+// entry is 16 bytes.
+const srTaps = 4
 
 // calibration: a saliency less than twice its local mean (score 1) is
 // never anomalous, whatever the tail fit says; SPOT is the default mode,
@@ -115,8 +120,7 @@ func newSR(p Params) (Core, error) {
 	m := &sr{
 		extend: extend, q: q, z: z, refresh: refresh, f: sharedRealFFT(n),
 		vals: make([]float64, nr), kern: make([]float32, n/2+1), y: make([]float32, z),
-		c: make([]float64, nr), wext: make([]float64, extend),
-		t0: make([]float32, z), tm: make([]float32, z), tl: make([]float32, z),
+		c: make([]float64, nr), wext: make([]float64, extend), taps: make([][srTaps]float32, z),
 	}
 	for i := range m.wext {
 		m.wext[i] = 1 / float64(extend-i)
@@ -144,8 +148,9 @@ func (m *sr) Update(_ int64, v float64) Estimate {
 	} else {
 		prev := m.next
 		m.push(v, old)
-		m.next = m.extrapolate()
-		local, s = m.slide(v-prev, m.next-prev, m.next-old, mean)
+		next := m.extrapolate()
+		m.next = next
+		local, s = m.slide(v-prev, next-prev, next-old, mean)
 	}
 	m.age++
 	score := 0.0
@@ -180,12 +185,13 @@ func (m *sr) slide(d0, dm, dl, mean float64) (local, s float64) {
 	// now; the coefficients are laid out by j.
 	h := m.yHead
 	f0, fm, fl := float32(d0), float32(dm), float32(dl)
-	a0 := slideRun(m.y[h:], m.t0, m.tm, m.tl, f0, fm, fl)
-	j := m.z - h
-	a1 := slideRun(m.y[:h], m.t0[j:], m.tm[j:], m.tl[j:], f0, fm, fl)
+	a0 := slideRun(m.y[h:], m.taps, f0, fm, fl)
+	a1 := slideRun(m.y[:h], m.taps[m.z-h:], f0, fm, fl)
 	// The newest point: Σ c·x, with the kernel's DC gain restored to its
 	// exact value (float32 taps would otherwise leak a large level in).
-	yn := m.dot() + mean*(m.h0-m.csum)
+	b := m.vals[:m.head]
+	a := m.vals[len(b):]
+	yn := (dot4(m.c[:len(a)], a) + dot4(m.c[len(a):], b)) + mean*(m.h0-m.csum)
 	m.y[h] = float32(yn) // replaces the oldest, now beyond depth z
 	if h++; h == m.z {
 		h = 0
@@ -195,20 +201,23 @@ func (m *sr) slide(d0, dm, dl, mean float64) (local, s float64) {
 }
 
 // slideRun updates a run of saliencies and returns the sum of their
-// magnitudes, in float32 like the values it updates.
-func slideRun(y, t0, tm, tl []float32, d0, dm, dl float32) float32 {
-	t0, tm, tl = t0[:len(y)], tm[:len(y)], tl[:len(y)]
+// magnitudes, in float32 like the values it updates, in two partial
+// sums (even and odd positions).
+func slideRun(y []float32, taps [][srTaps]float32, d0, dm, dl float32) float32 {
+	taps = taps[:len(y)]
 	var a, b float32
 	i := 0
 	for ; i+2 <= len(y); i += 2 {
-		e0 := y[i] + t0[i]*d0 + tm[i]*dm + tl[i]*dl
-		e1 := y[i+1] + t0[i+1]*d0 + tm[i+1]*dm + tl[i+1]*dl
+		t, u := &taps[i], &taps[i+1]
+		e0 := y[i] + t[0]*d0 + t[1]*dm + t[2]*dl
+		e1 := y[i+1] + u[0]*d0 + u[1]*dm + u[2]*dl
 		y[i], y[i+1] = e0, e1
 		a += abs32(e0)
 		b += abs32(e1)
 	}
 	if i < len(y) {
-		e := y[i] + t0[i]*d0 + tm[i]*dm + tl[i]*dl
+		t := &taps[i]
+		e := y[i] + t[0]*d0 + t[1]*dm + t[2]*dl
 		y[i] = e
 		a += abs32(e)
 	}
@@ -220,25 +229,33 @@ func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) 
 // tap is h(d) for 0 ≤ d < n: h is even and n-periodic.
 func (m *sr) tap(d, n int) float64 { return float64(m.kern[min(d, n-d)]) }
 
-// dot is Σ c[i]·x[i] over the window, oldest first.
-func (m *sr) dot() float64 {
-	a := m.vals[m.head:]
-	b := m.vals[:m.head]
-	return dot4(m.c[:len(a)], a) + dot4(m.c[len(a):], b)
-}
-
-// dot4 is Σ c[i]·x[i] in four partial sums, so the additions overlap.
+// dot4 is Σ c[i]·x[i] in four partial sums, so the additions overlap
+// (the remainder goes to the first); the window's two runs, oldest
+// first, are its two calls.
 func dot4(c, x []float64) float64 {
 	x = x[:len(c)]
 	var s0, s1, s2, s3 float64
-	for len(c) >= 4 && len(x) >= 4 {
-		s0 += c[0] * x[0]
-		s1 += c[1] * x[1]
-		s2 += c[2] * x[2]
-		s3 += c[3] * x[3]
-		c, x = c[4:], x[4:]
+	i := 0
+	for ; i+8 <= len(c); i += 8 {
+		c8, x8 := c[i:i+8:i+8], x[i:i+8:i+8]
+		s0 += c8[0] * x8[0]
+		s1 += c8[1] * x8[1]
+		s2 += c8[2] * x8[2]
+		s3 += c8[3] * x8[3]
+		s0 += c8[4] * x8[4]
+		s1 += c8[5] * x8[5]
+		s2 += c8[6] * x8[6]
+		s3 += c8[7] * x8[7]
 	}
-	for i := range c {
+	if i+4 <= len(c) {
+		c4, x4 := c[i:i+4:i+4], x[i:i+4:i+4]
+		s0 += c4[0] * x4[0]
+		s1 += c4[1] * x4[1]
+		s2 += c4[2] * x4[2]
+		s3 += c4[3] * x4[3]
+		i += 4
+	}
+	for ; i < len(c); i++ {
 		s0 += c[i] * x[i]
 	}
 	return (s0 + s1) + (s2 + s3)
@@ -272,14 +289,32 @@ func (m *sr) at(i int) float64 {
 // code computes it) from the points before the newest: the newest point
 // is not at the edge, and a spike in it does not leak into the extension.
 func (m *sr) extrapolate() float64 {
-	nr := len(m.vals)
-	base := nr - 2 - m.extend
-	last := m.at(nr - 2)
-	var g float64
-	for i, w := range m.wext {
-		g += (last - m.at(base+i)) * w
+	v := m.vals
+	nr := len(v)
+	// The ring positions of the (nr−2)-th and (nr−2−extend)-th oldest
+	// values: the window's oldest is at head.
+	last := m.head + nr - 2
+	if last >= nr {
+		last -= nr
 	}
-	return m.at(base+1) + g
+	j := last - m.extend
+	if j < 0 {
+		j += nr
+	}
+	xl := v[last]
+	var g float64
+	for _, w := range m.wext {
+		g += (xl - v[j]) * w
+		if j++; j == nr {
+			j = 0
+		}
+	}
+	// j is now base+extend's position; base+1 is extend−1 before it.
+	k := j - m.extend + 1
+	if k < 0 {
+		k += nr
+	}
+	return v[k] + g
 }
 
 // refreshKernel recomputes the whitening kernel and the whole saliency
@@ -302,49 +337,47 @@ func (m *sr) refreshKernel() (local, s float64) {
 	spec := sc.spec
 	m.f.transform(x, sc.z, spec)
 	// The log amplitude of a real signal's spectrum is even: half of it
-	// is computed, mirrored for the circular moving average.
+	// is computed, and the few bins the moving average reads beyond
+	// either end of that half mirrored in.
 	half, mask := n/2, n-1
 	logA := sc.logA
-	// log(|X| + 1e-12) as ½·log(|X|² + 1e-24): the same to 1e-12
-	// wherever |X| is not itself about 1e-12, and no square root.
-	for i := 0; i <= half; i++ {
-		re, im := real(spec[i]), imag(spec[i])
-		logA[i] = 0.5 * tableLog(re*re+im*im+1e-24)
-	}
-	for i := half + 1; i < n; i++ {
-		logA[i] = logA[n-i]
+	halfLogPowers(spec[:half+1], logA[:half+1])
+	w := m.q / 2
+	for i := 1; i <= w; i++ {
+		logA[(half+i)&mask] = logA[half-i]
+		logA[(n-i)&mask] = logA[i]
 	}
 	// H = exp(−(centred moving average of the log amplitude)): the
 	// residual's exp(log|X| − avg)·X/|X| is X·H. H is real and even, so
 	// its inverse DFT h is too.
-	w := m.q / 2
 	var acc float64
 	for i := -w; i <= w; i++ {
 		acc += logA[i&mask]
 	}
 	width := float64(2*w + 1)
-	hs := sc.h
-	for i := 0; i <= half; i++ {
+	hs := sc.h[:half+1]
+	for i := range hs {
 		hs[i] = complex(tableExp(-acc/width), 0)
 		acc += logA[(i+w+1)&mask] - logA[(i-w)&mask]
 	}
 	m.h0 = real(hs[0])
-	m.f.inverse(hs, sc.z, x)
-	for d := range m.kern {
-		m.kern[d] = float32(x[d])
+	// Only h[0..n/2] is kept, and of the map only the z+1 newest points.
+	m.f.inverseRange(hs, sc.z, x, 0, len(m.kern))
+	for d, v := range x[:len(m.kern)] {
+		m.kern[d] = float32(v)
 	}
 	// The map: y = IFFT(X·H).
 	for i := range spec {
 		spec[i] *= hs[i]
 	}
-	m.f.inverse(spec, sc.z, x)
 	p := nr - 1
+	m.f.inverseRange(spec, sc.z, x, p-m.z, p+1)
 	var a float64
 	for k := 1; k <= m.z; k++ {
 		a += math.Abs(x[p-k])
 	}
-	for j := range m.z {
-		m.y[j] = float32(x[p-m.z+1+j])
+	for j, v := range x[p-m.z+1 : p+1] {
+		m.y[j] = float32(v)
 	}
 	m.yHead = 0
 	m.derive()
@@ -358,8 +391,16 @@ func (m *sr) derive() {
 	n := m.f.n
 	nr := len(m.vals)
 	p := nr - 1
-	for i := range nr {
-		m.c[i] = m.tap(p-i, n)
+	kern := m.kern[:n/2+1]
+	// c[i] = h(p−i): the kernel's taps read outward from the newest
+	// point, mirrored past n/2 (h is even and n-periodic).
+	c := m.c[:nr]
+	for i := range c {
+		d := p - i
+		if d > n/2 {
+			d = n - d
+		}
+		c[i] = float64(kern[d])
 	}
 	var hx float64 // the taps on the extrapolated points, at distances 1..extend
 	for d := 1; d <= m.extend; d++ {
@@ -367,22 +408,23 @@ func (m *sr) derive() {
 	}
 	// next = x(base+1) + Σ_i (x(nr−2) − x(base+i))·wext[i]
 	base := nr - 2 - m.extend
-	m.c[base+1] += hx
+	c[base+1] += hx
 	for i, w := range m.wext {
-		m.c[nr-2] += hx * w
-		m.c[base+i] -= hx * w
+		c[nr-2] += hx * w
+		c[base+i] -= hx * w
 	}
-	m.csum = sum4(m.c)
+	m.csum = sum4(c)
 	// Σ h(k+i) for 0 < i < extend, slid along k from z down to 1.
 	var mid float64
 	for i := 1; i < m.extend; i++ {
 		mid += m.tap(m.z+i, n)
 	}
-	for j := range m.z {
+	for j := range m.taps {
 		k := m.z - j
-		m.t0[j], m.tm[j], m.tl[j] = float32(m.tap(k, n)), float32(mid), float32(m.tap(k+m.extend, n))
+		tk := m.tap(k, n)
+		m.taps[j] = [srTaps]float32{float32(tk), float32(mid), float32(m.tap(k+m.extend, n))}
 		if m.extend > 1 {
-			mid += m.tap(k, n) - m.tap(k+m.extend-1, n)
+			mid += tk - m.tap(k+m.extend-1, n)
 		}
 	}
 }
@@ -408,9 +450,7 @@ func (m *sr) Reset() {
 	clear(m.kern)
 	clear(m.y)
 	clear(m.c)
-	clear(m.t0)
-	clear(m.tm)
-	clear(m.tl)
+	clear(m.taps)
 	m.head, m.n, m.sum = 0, 0, 0
 	m.age, m.hasK, m.h0, m.csum, m.yHead, m.next = 0, false, 0, 0, 0, 0
 }
@@ -494,9 +534,7 @@ func (m *sr) UnmarshalBinary(b []byte) error {
 		m.next = m.extrapolate()
 	} else {
 		clear(m.c)
-		clear(m.t0)
-		clear(m.tm)
-		clear(m.tl)
+		clear(m.taps)
 		m.csum = 0
 	}
 	return nil
