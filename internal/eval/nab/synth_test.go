@@ -44,6 +44,7 @@ var synthKinds = []struct {
 	{"steps", synthSteps},
 	{"temperature", synthTemperature},
 	{"cron", synthCron},
+	{"bursts", synthBursts},
 }
 
 // synthSeeds is the number of files per kind.
@@ -114,6 +115,35 @@ func synthCron(r *rand.Rand) synthSeries {
 	stray := 14*288 + 11*12 + r.IntN(48) // late morning of day 14
 	s.values[stray] += job
 	s.anomalies = []int{stray, long + 24}
+	return s
+}
+
+// synthBursts: a 5-minute series that sits on 0 between bursts of writes
+// (disk write bytes), about four a day at random times, each a few
+// samples of a size that varies by ±30 %; anomalies: a burst 8× the
+// usual size, and writes that go on for three hours.
+func synthBursts(r *rand.Rand) synthSeries {
+	step := 5 * time.Minute
+	rows := 16 * 288
+	size := 1e6 * (1 + 99*r.Float64())
+	s := synthSeries{step: step, values: make([]float64, rows)}
+	big := 10*288 + r.IntN(288)
+	long := 13*288 + r.IntN(200)
+	for at := 20 + r.IntN(72); at < rows-8; at += 24 + r.IntN(120) {
+		if at > big-40 && at < big+40 || at > long-40 && at < long+80 {
+			continue
+		}
+		for i := range 2 + r.IntN(4) {
+			s.values[at+i] = size * math.Exp(0.3*r.NormFloat64())
+		}
+	}
+	for i := range 3 {
+		s.values[big+i] = 8 * size * math.Exp(0.3*r.NormFloat64())
+	}
+	for i := range 36 {
+		s.values[long+i] = size * math.Exp(0.3*r.NormFloat64())
+	}
+	s.anomalies = []int{big, long}
 	return s
 }
 
@@ -391,5 +421,7 @@ func TestSyntheticScores(t *testing.T) {
 }
 
 // synthFloor is the default model's regression floor on the synthetic
-// corpus.
-const synthFloor float64 = 80
+// corpus. The bursts kind is the default's weakest (half its anomalies
+// found, and routine bursts of five samples raise the likelihood just
+// past 1), and it holds the score at about 82.
+const synthFloor float64 = 78
