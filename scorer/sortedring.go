@@ -83,11 +83,22 @@ func (w *sortedRing) ranks(a, b float64) (int, int) {
 	bs := w.block
 	ba, bb := 0, 0
 	for i := bs - 1; i < len(s); i += bs {
-		ba += below(s[i], a)
-		bb += below(s[i], b)
+		x := s[i]
+		ba += below(x, a)
+		bb += below(x, b)
 	}
 	ra, rb := ba*bs, bb*bs
 	ca, cb := ra, rb
+	if ra+bs <= len(s) && rb+bs <= len(s) {
+		// Both blocks whole: one loop, two at a time.
+		xa, xb := s[ra:ra+bs], s[rb:rb+bs]
+		xb = xb[:len(xa)]
+		for k := range xa {
+			ca += below(xa[k], a)
+			cb += below(xb[k], b)
+		}
+		return ca, cb
+	}
 	for _, x := range s[ra:min(ra+bs, len(s))] {
 		ca += below(x, a)
 	}
