@@ -61,11 +61,23 @@ func (f *fft) butterflies(x []complex128) {
 	// and −i, no multiplication.
 	for s := 0; s+4 <= len(x); s += 4 {
 		q := x[s : s+4 : s+4]
-		a0, a1, a2, a3 := q[0], q[1], q[2], q[3]
-		b0, b1, b2, b3 := a0+a1, a0-a1, a2+a3, a2-a3
-		t := complex(imag(b3), -real(b3)) // −i·b3
-		q[0], q[1], q[2], q[3] = b0+b2, b1+t, b0-b2, b1-t
+		radix4(q, q[0], q[1], q[2], q[3])
 	}
+	f.stages(x)
+}
+
+// radix4 sets q[0..3] to the first two stages' outputs on a0..a3.
+func radix4(q []complex128, a0, a1, a2, a3 complex128) {
+	q = q[:4]
+	b0, b1, b2, b3 := a0+a1, a0-a1, a2+a3, a2-a3
+	t := complex(imag(b3), -real(b3)) // −i·b3
+	q[0], q[1], q[2], q[3] = b0+b2, b1+t, b0-b2, b1-t
+}
+
+// stages runs the stages after the first two on x[:n], n ≥ 4.
+func (f *fft) stages(x []complex128) {
+	n := f.n
+	x = x[:n]
 	for half := 4; half < n; half <<= 1 {
 		tw := f.stw[half : 2*half]
 		for s := 0; s+2*half <= len(x); s += 2 * half {
@@ -110,11 +122,23 @@ func newRealFFT(n int) *realFFT {
 func (r *realFFT) transform(x []float64, z, out []complex128) {
 	m := r.n / 2
 	x, z, out = x[:2*m], z[:m], out[:m+1]
-	// Packed straight into bit-reversed order.
-	for k, j := range r.half.rev[:m] {
-		z[j] = complex(x[2*k], x[2*k+1])
+	// Packed straight into bit-reversed order (the permutation is its
+	// own inverse), through the first two stages on the way.
+	rev := r.half.rev[:m]
+	if m >= 4 {
+		for s := 0; s+4 <= m; s += 4 {
+			rv := rev[s : s+4 : s+4]
+			i0, i1, i2, i3 := 2*int(rv[0]), 2*int(rv[1]), 2*int(rv[2]), 2*int(rv[3])
+			radix4(z[s:s+4:s+4], complex(x[i0], x[i0+1]), complex(x[i1], x[i1+1]),
+				complex(x[i2], x[i2+1]), complex(x[i3], x[i3+1]))
+		}
+		r.half.stages(z)
+	} else {
+		for k, j := range rev {
+			z[j] = complex(x[2*k], x[2*k+1])
+		}
+		r.half.butterflies(z)
 	}
-	r.half.butterflies(z)
 	z0 := z[0]
 	out[0] = complex(real(z0)+imag(z0), 0)
 	out[m] = complex(real(z0)-imag(z0), 0)
