@@ -152,12 +152,15 @@ func (t *Trainer) handOff() {
 	start := (t.head - t.n + t.cfg.Window) % t.cfg.Window
 	k := copy(buf, t.ring[start*t.dims:min(len(t.ring), (start+t.n)*t.dims)])
 	copy(buf[k:], t.ring[:need-k])
+	// Busy before the fitter can take the copy: it clears busy when its
+	// fit ends, which may be before a store after the send.
+	t.busy.Store(true)
 	select {
 	case t.jobs <- buf:
-		t.busy.Store(true)
 		t.due.Store(false)
 		t.sinceFit = 0
 	default: // a copy is still queued: try again later
+		t.busy.Store(false)
 	}
 }
 

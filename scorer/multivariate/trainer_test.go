@@ -98,3 +98,24 @@ func TestTrainerConfigErrors(t *testing.T) {
 	_, err = NewTrainer(3, TrainerConfig{Detector: Config{Model: "nope"}})
 	require.ErrorIs(t, err, ErrUnknownModel)
 }
+
+// The fitter clears busy when its fit ends, so busy must already be set
+// when it receives a window: set after the hand-off, a fit that ended
+// first left it set for good and the trainer never fitted again.
+func TestTrainerBusyBeforeHandOff(t *testing.T) {
+	tr, err := NewTrainer(2, TrainerConfig{Window: 20, MinRows: 10})
+	require.NoError(t, err)
+	busy := make(chan bool)
+	for range 200 {
+		go func() {
+			buf := <-tr.jobs
+			busy <- tr.busy.Load()
+			tr.spare <- buf
+			tr.busy.Store(false)
+		}()
+		tr.handOff()
+		require.True(t, <-busy, "busy set when the fitter takes the window")
+		// The fitter's Store(false) ran; wait for it before the next.
+		require.Eventually(t, func() bool { return !tr.busy.Load() }, 10*time.Second, time.Microsecond)
+	}
+}
