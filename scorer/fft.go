@@ -38,17 +38,6 @@ func newFFT(n int) *fft {
 	return f
 }
 
-// transform computes the forward DFT of x[:n] in place, n ≥ 2.
-func (f *fft) transform(x []complex128) {
-	x = x[:f.n]
-	for i, j := range f.rev[:len(x)] {
-		if int(j) > i {
-			x[i], x[j] = x[j], x[i]
-		}
-	}
-	f.butterflies(x)
-}
-
 // butterflies is the transform of x[:n] given in bit-reversed order.
 func (f *fft) butterflies(x []complex128) {
 	n := f.n

@@ -277,14 +277,6 @@ func sum4(x []float64) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// at returns the i-th oldest value of the full window.
-func (m *sr) at(i int) float64 {
-	if i += m.head; i >= len(m.vals) {
-		i -= len(m.vals)
-	}
-	return m.vals[i]
-}
-
 // extrapolate is the paper's next point (eq. 6, as Microsoft's reference
 // code computes it) from the points before the newest: the newest point
 // is not at the edge, and a spike in it does not leak into the extension.
