@@ -8,11 +8,12 @@ const spotPeaks = 32
 
 // spotRoutine is the decayed count of values above z_q beyond which a
 // guard (spotParams.guard) learns them as peaks: about
-// 1/(1−spotDecay)·risk are expected (0.1 at the guard's 1e-5), so 10
-// within the horizon mean the tail was fitted to the wrong values (a
-// series that sits on one value between bursts fits it to the flat part)
-// and these excursions are the series' routine. Standing alone, SPOT is
-// the threshold and keeps the paper's rule: anomalies are never learnt.
+// 1/(1−spotDecay)·risk are expected (0.1 at the guard's 1e-5), so more
+// of them within the horizon than the peaks the tail is fitted to mean it
+// was fitted to the wrong values (a series that sits on one value between
+// bursts fits it to the flat part) and these excursions are the series'
+// routine. Standing alone, SPOT is the threshold and keeps the paper's
+// rule: anomalies are never learnt.
 const spotRoutine = spotPeaks
 
 // spotDecay32 is spotDecay for the float32 count of anomalies.
