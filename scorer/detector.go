@@ -598,16 +598,8 @@ func (d *detector) Status() Status { return d.status }
 
 // Reset implements Model.
 func (d *detector) Reset() {
-	d.core.Reset()
-	d.spot.reset()
-	d.lk.reset()
-	d.rough = roughness{}
-	if d.rec != nil {
-		d.rec.reset()
-	}
+	d.restart()
 	d.hasLast, d.lastTs, d.stepMs = false, 0, 0
-	d.debBits, d.debSeen = 0, 0
-	d.runSign, d.runStart, d.runDelta = 0, 0, 0
 	d.hasOnset, d.lastOnset = false, 0
 	d.status = Warming
 	d.resetCounts()
