@@ -142,12 +142,13 @@ func (w *Webhook) Close() error {
 }
 
 // Run commits accepted notifications (group commit), runs the worker and
-// prunes expired dedup keys until ctx is done.
-func (w *Webhook) Run(ctx context.Context) error {
+// prunes expired dedup keys until ctx is done. An error closing the
+// queue is returned with Run's own.
+func (w *Webhook) Run(ctx context.Context) (err error) {
 	if w.started.Swap(true) {
 		return errors.New("webhook: Run called twice")
 	}
-	defer w.Close()
+	defer func() { err = errors.Join(err, w.Close()) }()
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wctx, cancel := context.WithCancel(ctx)
@@ -163,7 +164,6 @@ func (w *Webhook) Run(ctx context.Context) error {
 	}()
 	prune := time.NewTicker(time.Minute)
 	defer prune.Stop()
-	var err error
 loop:
 	for {
 		select {
@@ -268,6 +268,12 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, http.StatusNotFound, fmt.Errorf("no webhook at %s (it is at %s)", r.URL.Path, w.cfg.Path))
 		return
 	}
+	// Readiness first: until Run has started, every request (a probe's
+	// GET too) learns that the webhook is not serving yet.
+	if !w.started.Load() {
+		w.fail(rw, http.StatusServiceUnavailable, errors.New("not ready"))
+		return
+	}
 	if r.Method != http.MethodPost {
 		rw.Header().Set("Allow", http.MethodPost)
 		w.fail(rw, http.StatusMethodNotAllowed, errors.New("use POST"))
@@ -276,10 +282,6 @@ func (w *Webhook) serve(rw http.ResponseWriter, r *http.Request) {
 	if !w.authorized(r) {
 		rw.Header().Set("WWW-Authenticate", `Bearer realm="anteater", Basic realm="anteater"`)
 		w.fail(rw, http.StatusUnauthorized, errors.New("missing or invalid credentials"))
-		return
-	}
-	if !w.started.Load() {
-		w.fail(rw, http.StatusServiceUnavailable, errors.New("not ready"))
 		return
 	}
 	if r.ContentLength > w.cfg.MaxBodyBytes {

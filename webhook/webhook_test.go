@@ -2,10 +2,12 @@ package webhook_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -368,4 +370,31 @@ func TestEnqueueRetryKeepsBuiltEvents(t *testing.T) {
 	rca.mu.Lock()
 	defer rca.mu.Unlock()
 	require.Len(t, rca.calls, 1, "one inference, however many hand-over attempts")
+}
+
+// TestNotReadyBeforeRun: until Run starts, every request, a readiness
+// probe's GET as well as a notification, is answered 503, so a probe
+// can wait for the webhook; once it runs a GET gets 405.
+func TestNotReadyBeforeRun(t *testing.T) {
+	w, err := webhook.New(webhook.Config{StateDir: t.TempDir()}, nil, prometheus.NewRegistry(), nil, nil, &fakePublisher{})
+	require.NoError(t, err)
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	get := func() int {
+		resp, err := http.Get(srv.URL + w.Path())
+		require.NoError(t, err)
+		require.NoError(t, resp.Body.Close())
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusServiceUnavailable, get())
+	code, resp := post(t, srv.URL+w.Path(), notification(anteaterAlert("m1", t0)))
+	require.Equal(t, http.StatusServiceUnavailable, code, resp)
+	require.Zero(t, w.QueueLength(), "nothing is accepted before Run")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	require.Eventually(t, func() bool { return get() == http.StatusMethodNotAllowed }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
 }

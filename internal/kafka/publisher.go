@@ -174,8 +174,9 @@ func (p *Publisher) Close() error {
 
 // Run sends the outbox to Kafka until ctx is done, then closes the
 // publisher. Messages left over are sent by the next Run (after restart).
-func (p *Publisher) Run(ctx context.Context) error {
-	defer p.Close()
+// An error closing the outbox is returned with Run's own.
+func (p *Publisher) Run(ctx context.Context) (err error) {
+	defer func() { err = errors.Join(err, p.Close()) }()
 	if p.cfg.CreateTopics {
 		if err := p.createTopics(ctx); err != nil {
 			p.logger.Warn("creating topics failed; will retry on unknown-topic errors", "err", err)
