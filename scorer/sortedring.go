@@ -59,11 +59,13 @@ func (w *sortedRing) push(v float64) {
 		i, j := w.ranks(old, v)
 		switch {
 		case j > i+1:
-			copy(s[i:j-1], s[i+1:j])
-			s[j-1] = v
+			t := s[i:j]
+			copy(t, t[1:])
+			t[len(t)-1] = v
 		case j < i:
-			copy(s[j+1:i+1], s[j:i])
-			s[j] = v
+			t := s[j : i+1]
+			copy(t[1:], t)
+			t[0] = v
 		default: // j == i or j == i+1: v takes old's place
 			s[i] = v
 		}
@@ -175,12 +177,19 @@ func (w *sortedRing) median() float64 {
 }
 
 // madAt is the median absolute deviation from med, which must be the
-// median. The absolute deviations form two ascending runs walking
-// outward from med: below it med − s[ri−1−i], above it s[ri+j] − med.
-// The k+1 smallest deviations take some i from the first run and k+1−i
-// from the second; i is where the runs cross, found by walking from the
-// previous sample's i. The next rank, for an even window, is the smaller
-// of the two runs' next values.
+// median. The k+1 smallest deviations (k the lower middle rank) are those
+// of a run of k+1 adjacent sorted values around med, s[a : a+k+1]: the
+// run moves left while the value just left of it is nearer to med than
+// its last value. a is walked from the previous sample's, since it moves
+// by a rank or two per sample. The k-th smallest deviation is the
+// larger of the run's two ends' and, for an even window, the next one
+// the nearer of the two values just outside it.
+//
+// The k-th smallest deviation has one value whichever run finds it (the
+// one it replaced walked the runs below and above med separately), up to
+// the sign of a zero, which mad treats as 0 either way. max and min are
+// the builtins: which end is larger is a coin toss, which the builtins'
+// branch-free code does not mispredict.
 func (w *sortedRing) madAt(med float64) float64 {
 	s := w.sorted
 	n := len(s)
@@ -196,44 +205,29 @@ func (w *sortedRing) madAt(med float64) float64 {
 	for ri < n && s[ri] < med {
 		ri++
 	}
-	k := (n - 1) / 2 // the lower middle rank
-	na, nb := ri, n-ri
-	lo, hi := max(0, k+1-nb), min(k+1, na)
-	// Take i from below and k+1−i from above: the first i in [lo, hi)
-	// whose below-deviation is not smaller than the above-deviation it
-	// would displace, or hi. The condition is monotone in i.
-	below := func(i int) float64 { return med - s[ri-1-i] }
-	above := func(j int) float64 { return s[ri+j] - med }
-	i := min(max(w.split, lo), hi)
-	for i < hi && below(i) < above(k-i) {
-		i++
+	k := (n - 1) / 2
+	// The run takes i ≤ ri values below med and k+1−i ≤ n−ri above it.
+	lo, hi := max(ri-k-1, 0), min(ri, n-k-1)
+	a := min(max(w.split, lo), hi)
+	for a > lo && med-s[a-1] < s[a+k]-med {
+		a--
 	}
-	for i > lo && !(below(i-1) < above(k-i+1)) {
-		i--
+	for a < hi && !(med-s[a] < s[a+k+1]-med) {
+		a++
 	}
-	w.split = i
-	j := k + 1 - i
-	var kth float64
-	switch {
-	case i == 0:
-		kth = above(j - 1)
-	case j == 0:
-		kth = below(i - 1)
-	default:
-		kth = max(below(i-1), above(j-1))
-	}
+	w.split = a
+	kth := max(med-s[a], s[a+k]-med)
 	if n%2 == 1 {
 		return kth
 	}
-	// The (k+1)-th smallest: the next of either run.
 	var next float64
 	switch {
-	case i == na:
-		next = above(j)
-	case j == nb:
-		next = below(i)
+	case a == 0:
+		next = s[a+k+1] - med
+	case a+k+1 == n:
+		next = med - s[a-1]
 	default:
-		next = min(below(i), above(j))
+		next = min(med-s[a-1], s[a+k+1]-med)
 	}
 	return (kth + next) / 2
 }
