@@ -294,12 +294,20 @@ type detectorConfig struct {
 	threshold float64 // fixed mode
 	absorbMs  int64   // < 0: never absorb
 	holdMs    int64   // < 0: no hold-off
-	dir       Direction
+	debMask   uint64  // the debounce window's debM bits
+	dir       uint8   // dirBoth, dirUp or dirDown: a byte, not the Spec's string, for the per-sample switches
 	mode      uint8
 	debN      uint8
 	debM      uint8
 	counts    bool // may score count-like series' square root
 }
+
+// Directions of detectorConfig.dir.
+const (
+	dirBoth uint8 = iota
+	dirUp
+	dirDown
+)
 
 // Count-like series. A count's noise grows with its level (a Poisson's
 // variance is its mean), so one spread fits neither the quiet night nor
@@ -394,8 +402,15 @@ func (d *detector) restart() {
 func newDetector(name string, core Core, cfg config) *detector {
 	p := detectorParams{name: name, cfg: detectorConfig{
 		minDev: cfg.minDev, threshold: cfg.threshold, absorbMs: cfg.absorbMs, holdMs: cfg.holdMs,
-		dir: cfg.dir, mode: uint8(cfg.mode), debN: uint8(cfg.debN), debM: uint8(cfg.debM), counts: cfg.counts,
+		debMask: ^uint64(0) >> (64 - cfg.debM),
+		mode:    uint8(cfg.mode), debN: uint8(cfg.debN), debM: uint8(cfg.debM), counts: cfg.counts,
 	}}
+	switch cfg.dir {
+	case Up:
+		p.cfg.dir = dirUp
+	case Down:
+		p.cfg.dir = dirDown
+	}
 	switch cfg.mode {
 	case modeSPOT:
 		p.spot = newSpotParams(cfg.risk, cfg.init, cfg.floor)
@@ -427,13 +442,17 @@ var nan = math.NaN()
 // store buffer, and those stalls were a fifth of the detector's time.
 func (d *detector) Observe(ts int64, v float64) (res Result) {
 	d.observe(&res, ts, v)
-	d.countUnits(&res)
+	if d.counts.mode != countOff {
+		d.countUnits(&res)
+	}
 	return
 }
 
 // observe scores v into res, which is zero on entry.
 func (d *detector) observe(res *Result, ts int64, v float64) {
-	if math.IsNaN(v) || math.IsInf(v, 0) || (d.hasLast && ts <= d.lastTs) {
+	// v−v is 0 for a finite v and NaN for a NaN or an infinity: one
+	// test for both.
+	if v-v != 0 || (d.hasLast && ts <= d.lastTs) {
 		res.Expected, res.Lower, res.Upper, res.Skipped, res.Status = nan, nan, nan, true, d.status
 		return
 	}
@@ -453,9 +472,15 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 	d.hasLast, d.lastTs = true, ts
 
 	orig := v
-	v = d.countValue(v)
+	if d.counts.mode != countOff {
+		v = d.countValue(v)
+	}
 	floor := d.rough.update(v)
-	est := d.rough.apply(d.core.Update(ts, v), floor, v)
+	est := d.core.Update(ts, v)
+	if floor > 0 && est.Scale > 0 && est.Scale < floor {
+		// apply's own test, inline: the rare case pays for the call.
+		est = d.rough.apply(est, floor, v)
+	}
 	res.Raw, res.Expected, res.Lower, res.Upper = est.Dev, est.Expected, nan, nan
 	if !d.core.Ready() {
 		d.status, res.Status = Warming, Warming
@@ -466,15 +491,14 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 		mag = d.rec.damp(ts, mag)
 	}
 	switch d.p.cfg.dir {
-	case Both:
+	case dirBoth:
 		mag = math.Abs(mag)
-	case Down:
+	case dirDown:
 		mag = -mag
 	}
-	// fmax returns its +0 on a tie with −0 as the builtin does, and a
-	// NaN, as the builtin's, becomes 0 below.
-	mag = fmax(mag, 0)
-	if math.IsNaN(mag) {
+	// max(mag, 0), and 0 for a NaN: +0 on a tie with −0, as the
+	// builtin.
+	if !(mag > 0) {
 		mag = 0
 	}
 
@@ -511,23 +535,21 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 		thr = fmin(thr, zq) // zq > 0, thr not NaN
 	}
 	d.status, res.Status = Ready, Ready
-	absDev := math.Abs(v - est.Expected)
-	if d.counts.mode != countOff {
-		absDev = math.Abs(orig - signedSquare(est.Expected))
-	}
-	if d.p.cfg.minDev > 0 && absDev < d.p.cfg.minDev {
-		score = min(score, absDev/d.p.cfg.minDev)
+	if d.p.cfg.minDev > 0 {
+		absDev := math.Abs(v - est.Expected)
+		if d.counts.mode != countOff {
+			absDev = math.Abs(orig - signedSquare(est.Expected))
+		}
+		if absDev < d.p.cfg.minDev {
+			score = min(score, absDev/d.p.cfg.minDev)
+		}
 	}
 	res.Score = score
 	d.band(res, est, thr)
 
 	d.debBits = d.debBits<<1 | uint64(b2u(score > 1))
 	d.debSeen = min(d.debSeen+1, d.p.cfg.debM)
-	mask := uint64(1)<<d.p.cfg.debM - 1
-	if d.p.cfg.debM == 64 {
-		mask = ^uint64(0)
-	}
-	res.Anomalous = bits.OnesCount64(d.debBits&mask) >= int(d.p.cfg.debN)
+	res.Anomalous = bits.OnesCount64(d.debBits&d.p.cfg.debMask) >= int(d.p.cfg.debN)
 	res.Held = d.hasOnset && d.p.cfg.holdMs > 0 && ts-d.lastOnset < d.p.cfg.holdMs
 	if res.Anomalous && !res.Held {
 		res.Onset = true
@@ -539,9 +561,6 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 // countUnits turns Expected, Lower and Upper back into the series' units
 // when the detector scores the square root.
 func (d *detector) countUnits(res *Result) {
-	if d.counts.mode == countOff {
-		return
-	}
 	res.Expected = signedSquare(res.Expected)
 	res.Lower = min(signedSquare(res.Lower), res.Expected-d.p.cfg.minDev)
 	res.Upper = max(signedSquare(res.Upper), res.Expected+d.p.cfg.minDev)
@@ -561,9 +580,9 @@ func (d *detector) band(res *Result, est Estimate, thr float64) {
 	}
 	res.Lower, res.Upper = est.Expected-w, est.Expected+w
 	switch d.p.cfg.dir {
-	case Up:
+	case dirUp:
 		res.Lower = math.Inf(-1)
-	case Down:
+	case dirDown:
 		res.Upper = math.Inf(1)
 	}
 }

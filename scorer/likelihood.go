@@ -124,9 +124,10 @@ func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float
 	}
 	kk := float64(l.k)
 	avg := (rest + a) / kk
+	var z float64
 	if ok = l.ready(p); ok {
 		sd := fmax(math.Sqrt(l.vr), likelihoodSDFloor)
-		score = logTail(cornishFisherZ((avg-l.mu)/sd, p.skew)) / p.logRisk
+		z = cornishFisherZ((avg-l.mu)/sd, p.skew)
 		switch thr = (l.mu+p.zThr*sd)*kk - rest; {
 		case thr > p.cap:
 			thr = math.Inf(1)
@@ -150,6 +151,10 @@ func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float
 	d := avg - l.mu
 	l.mu += w * d
 	l.vr = (1 - w) * (l.vr + w*d*d)
+	if ok {
+		// Last: little is live across the call.
+		score = logTail(z) / p.logRisk
+	}
 	return score, thr, ok
 }
 
@@ -247,7 +252,7 @@ func logTail(z float64) float64 {
 	x := (z - logTailLo) * logTailRes
 	i := int(x)
 	t := x - float64(i)
-	a, b := logTailTable[i], logTailTable[i+1]
+	a, b := &logTailTable[i], &logTailTable[i+1] // pointers: no copies
 	if b[1] == 0 {
 		// The clamp's kink: linear, so the tail stays monotone.
 		return a[0] + t*(b[0]-a[0])
