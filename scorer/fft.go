@@ -95,10 +95,11 @@ type realFFT struct {
 	n    int
 	half *fft
 	tw   []complex128 // exp(-2πik/n), k < n/2
+	full *fft         // the complex FFT of n, for two real inverses at once
 }
 
 func newRealFFT(n int) *realFFT {
-	r := &realFFT{n: n, half: newFFT(n / 2), tw: make([]complex128, n/2)}
+	r := &realFFT{n: n, half: newFFT(n / 2), tw: make([]complex128, n/2), full: newFFT(n)}
 	for k := range r.tw {
 		s, c := math.Sincos(-2 * math.Pi * float64(k) / float64(n))
 		r.tw[k] = complex(c, s)
@@ -229,8 +230,8 @@ type srScratch struct {
 	x    []float64    // n real values
 	z    []complex128 // n/2 for realFFT
 	spec []complex128 // n/2+1 bins
-	h    []complex128 // n/2+1 bins
-	logA []float64    // n
+	w    []complex128 // n, for the complex FFT
+	logA []float64    // n/2+1 and the moving average's margins
 }
 
 var srScratchPools [11]sync.Pool
@@ -242,7 +243,7 @@ func getSRScratch(n int) *srScratch {
 	}
 	return &srScratch{
 		x: make([]float64, n), z: make([]complex128, n/2),
-		spec: make([]complex128, n/2+1), h: make([]complex128, n/2+1), logA: make([]float64, n),
+		spec: make([]complex128, n/2+1), w: make([]complex128, n), logA: make([]float64, n+1),
 	}
 }
 

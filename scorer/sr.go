@@ -53,10 +53,13 @@ type sr struct {
 	extend, q, z, refresh int
 	f                     *realFFT
 
-	vals []float64 // ring of the last window−extend values
-	head int       // oldest once full
+	// buf holds the ring of the last window−extend values twice over,
+	// slot i at i and i+len/2, so the window, oldest first, is the one
+	// slice buf[head:head+len/2].
+	buf  []float64
+	head int // oldest once full
 	n    int
-	sum  float64 // of vals, recomputed at every refresh
+	sum  float64 // of the window, recomputed at every refresh
 
 	age  int       // samples since the last refresh
 	hasK bool      // a kernel was computed: the window has been full
@@ -73,12 +76,21 @@ type sr struct {
 	// Derived from kern (not state).
 	c    []float64 // the kernel folded onto the window's positions, oldest first
 	csum float64   // Σ c
-	// By position j in y from the oldest, the depth k = z − j: h(k) on
-	// the newest point's change, Σ h(k+i) for 0 < i < extend on the
-	// extension's inner points, h(k+extend) on its last one; side by
-	// side, so slide reads one entry per point.
+	// Views of c for dot: the pairs' shared taps at positions 1…, and
+	// the newest points' from base on, into which the extrapolation is
+	// folded; mid is the position of age window/2.
+	cp, ct    []float64
+	base, mid int
+	// By position j in y from the oldest, the depth k = z − j it has
+	// once the window moves on: h(k) on the newest point's change,
+	// Σ h(k+i) for 0 < i < extend on the extension's inner points,
+	// h(k+extend) on its last one; side by side, so slide reads one
+	// entry per point. They are there twice over, so that the taps of
+	// the ring y, wherever it starts, are one slice.
 	taps [][srTaps]float32
 	wext []float64 // extrapolation weights 1/(extend−i)
+	// ge weighs the window from base on into the extrapolation.
+	ge []float64
 }
 
 // srTaps is the size of a taps entry: three used, padded to four so an
@@ -119,32 +131,45 @@ func newSR(p Params) (Core, error) {
 	nr := n - extend
 	m := &sr{
 		extend: extend, q: q, z: z, refresh: refresh, f: sharedRealFFT(n),
-		vals: make([]float64, nr), kern: make([]float32, n/2+1), y: make([]float32, z),
-		c: make([]float64, nr), wext: make([]float64, extend), taps: make([][srTaps]float32, z),
+		buf: make([]float64, 2*nr), kern: make([]float32, n/2+1), y: make([]float32, z),
+		c: make([]float64, nr), wext: make([]float64, extend), taps: make([][srTaps]float32, 2*z),
 	}
+	// next = x(base+1) + Σ_i (x(nr−2) − x(base+i))·wext[i], base + extend
+	// being nr−2.
+	m.base, m.mid = nr-2-extend, n/2-extend-1
+	m.ge = make([]float64, extend+1)
+	m.ge[1] = 1
 	for i := range m.wext {
 		m.wext[i] = 1 / float64(extend-i)
+		m.ge[extend] += m.wext[i]
+		m.ge[i] -= m.wext[i]
 	}
+	m.cp, m.ct = m.c[1:1+n/2-extend-2], m.c[m.base:]
 	return m, nil
 }
 
+// window is the ring's values, oldest first.
+func (m *sr) window() []float64 {
+	nr := len(m.buf) / 2
+	return m.buf[m.head : m.head+nr : m.head+nr]
+}
+
 func (m *sr) Update(_ int64, v float64) Estimate {
-	nr := len(m.vals)
+	nr := len(m.buf) / 2
 	if m.n < nr {
-		m.vals[m.n] = v
+		m.buf[m.n], m.buf[m.n+nr] = v, v
 		m.n++
 		m.sum += v
 		return Estimate{Expected: v, Scale: nan}
 	}
 	// The window's oldest value drops out: the mean is the paper's, of
 	// the nr−1 latest previous values.
-	old := m.vals[m.head]
+	old := m.buf[m.head]
 	mean := (m.sum - old) / float64(nr-1)
 	var local, s float64
 	if !m.hasK || m.age >= m.refresh {
 		m.push(v, old)
 		local, s = m.refreshKernel()
-		m.next = m.extrapolate()
 	} else {
 		prev := m.next
 		m.push(v, old)
@@ -167,10 +192,13 @@ func (m *sr) Update(_ int64, v float64) Estimate {
 }
 
 func (m *sr) push(v, old float64) {
-	m.vals[m.head] = v
-	if m.head++; m.head == len(m.vals) {
-		m.head = 0
+	nr := len(m.buf) / 2
+	h := m.head
+	m.buf[h], m.buf[h+nr] = v, v
+	if h++; h == nr {
+		h = 0
 	}
+	m.head = h
 	m.sum += v - old
 }
 
@@ -181,41 +209,38 @@ func (m *sr) push(v, old float64) {
 // the oldest value was. It returns the mean |saliency| of the z points
 // before the newest, and the newest's.
 func (m *sr) slide(d0, dm, dl, mean float64) (local, s float64) {
-	// The entry at yHead+j (j = 0 oldest) is the point at depth z − j
-	// now; the coefficients are laid out by j.
-	h := m.yHead
-	f0, fm, fl := float32(d0), float32(dm), float32(dl)
-	a0 := slideRun(m.y[h:], m.taps, f0, fm, fl)
-	a1 := slideRun(m.y[:h], m.taps[m.z-h:], f0, fm, fl)
 	// The newest point: Σ c·x, with the kernel's DC gain restored to its
 	// exact value (float32 taps would otherwise leak a large level in).
-	b := m.vals[:m.head]
-	a := m.vals[len(b):]
-	yn := (dot4(m.c[:len(a)], a) + dot4(m.c[len(a):], b)) + mean*(m.h0-m.csum)
+	yn := m.dot(m.window()) + mean*(m.h0-m.csum)
+	z, h := m.z, m.yHead
+	a := slideRun(m.y, m.taps[z-h:2*z-h], float32(d0), float32(dm), float32(dl))
 	m.y[h] = float32(yn) // replaces the oldest, now beyond depth z
-	if h++; h == m.z {
+	if h++; h == z {
 		h = 0
 	}
 	m.yHead = h
-	return float64(a0+a1) / float64(m.z), math.Abs(yn)
+	return float64(a) / float64(z), math.Abs(yn)
 }
 
-// slideRun updates a run of saliencies and returns the sum of their
-// magnitudes, in float32 like the values it updates, in two partial
-// sums (even and odd positions).
+// slideRun updates the saliencies y in place by their taps and returns
+// the sum of their magnitudes, in float32 like the values. The two
+// halves go side by side, so that their sums, and their updates, do not
+// wait on each other.
 func slideRun(y []float32, taps [][srTaps]float32, d0, dm, dl float32) float32 {
-	taps = taps[:len(y)]
+	half := len(y) / 2
+	y1, y2 := y[:half], y[half:2*half]
+	t1, t2 := taps[:len(y1)], taps[half:half+len(y2)]
 	var a, b float32
-	i := 0
-	for ; i+2 <= len(y); i += 2 {
-		t, u := &taps[i], &taps[i+1]
-		e0 := y[i] + t[0]*d0 + t[1]*dm + t[2]*dl
-		e1 := y[i+1] + u[0]*d0 + u[1]*dm + u[2]*dl
-		y[i], y[i+1] = e0, e1
+	for i := range y1 {
+		t, u := &t1[i], &t2[i]
+		e0 := y1[i] + t[0]*d0 + t[1]*dm + t[2]*dl
+		e1 := y2[i] + u[0]*d0 + u[1]*dm + u[2]*dl
+		y1[i], y2[i] = e0, e1
 		a += abs32(e0)
 		b += abs32(e1)
 	}
-	if i < len(y) {
+	if len(y)&1 != 0 {
+		i := len(y) - 1
 		t := &taps[i]
 		e := y[i] + t[0]*d0 + t[1]*dm + t[2]*dl
 		y[i] = e
@@ -229,34 +254,51 @@ func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) 
 // tap is h(d) for 0 ≤ d < n: h is even and n-periodic.
 func (m *sr) tap(d, n int) float64 { return float64(m.kern[min(d, n-d)]) }
 
-// dot4 is Σ c[i]·x[i] in four partial sums, so the additions overlap
-// (the remainder goes to the first); the window's two runs, oldest
-// first, are its two calls.
-func dot4(c, x []float64) float64 {
+// dot is Σ c·w over the window w (oldest first). h is even and
+// n-periodic, so the points at ages e and n − e share their tap h(e);
+// those where neither is folded into by the extrapolation are added
+// before they are multiplied, which halves the products.
+func (m *sr) dot(w []float64) float64 {
+	// Ages e+2 … n/2−1 at positions 1 … n/2−e−2, paired with ages
+	// n/2+1 … p−1 at positions p−(e+2) down to n/2−e, mid+1 on.
+	s := dotPairs(m.cp, w[1:], w[m.mid+1:])
+	// The rest one by one: the oldest (age p), age n/2, and the newest
+	// e+2, onto which the extrapolation is folded.
+	s += m.c[0]*w[0] + m.c[m.mid]*w[m.mid]
+	return s + dot1(m.ct, w[m.base:])
+}
+
+// dot1 is Σ c·x over len(c).
+func dot1(c, x []float64) float64 {
 	x = x[:len(c)]
+	var s float64
+	for i, v := range c {
+		s += v * x[i]
+	}
+	return s
+}
+
+// dotPairs is Σ c[i]·(lo[i] + hi[len(c)−1−i]) in four partial sums, so
+// the additions overlap.
+func dotPairs(c, lo, hi []float64) float64 {
+	lo, hi = lo[:len(c)], hi[:len(c)]
 	var s0, s1, s2, s3 float64
+	k := len(hi)
 	i := 0
 	for ; i+8 <= len(c); i += 8 {
-		c8, x8 := c[i:i+8:i+8], x[i:i+8:i+8]
-		s0 += c8[0] * x8[0]
-		s1 += c8[1] * x8[1]
-		s2 += c8[2] * x8[2]
-		s3 += c8[3] * x8[3]
-		s0 += c8[4] * x8[4]
-		s1 += c8[5] * x8[5]
-		s2 += c8[6] * x8[6]
-		s3 += c8[7] * x8[7]
-	}
-	if i+4 <= len(c) {
-		c4, x4 := c[i:i+4:i+4], x[i:i+4:i+4]
-		s0 += c4[0] * x4[0]
-		s1 += c4[1] * x4[1]
-		s2 += c4[2] * x4[2]
-		s3 += c4[3] * x4[3]
-		i += 4
+		c8, l, h := c[i:i+8:i+8], lo[i:i+8:i+8], hi[k-8:k:k]
+		k -= 8
+		s0 += c8[0] * (l[0] + h[7])
+		s1 += c8[1] * (l[1] + h[6])
+		s2 += c8[2] * (l[2] + h[5])
+		s3 += c8[3] * (l[3] + h[4])
+		s0 += c8[4] * (l[4] + h[3])
+		s1 += c8[5] * (l[5] + h[2])
+		s2 += c8[6] * (l[6] + h[1])
+		s3 += c8[7] * (l[7] + h[0])
 	}
 	for ; i < len(c); i++ {
-		s0 += c[i] * x[i]
+		s0 += c[i] * (lo[i] + hi[len(hi)-1-i])
 	}
 	return (s0 + s1) + (s2 + s3)
 }
@@ -280,143 +322,131 @@ func sum4(x []float64) float64 {
 // extrapolate is the paper's next point (eq. 6, as Microsoft's reference
 // code computes it) from the points before the newest: the newest point
 // is not at the edge, and a spike in it does not leak into the extension.
-func (m *sr) extrapolate() float64 {
-	v := m.vals
-	nr := len(v)
-	// The ring positions of the (nr−2)-th and (nr−2−extend)-th oldest
-	// values: the window's oldest is at head.
-	last := m.head + nr - 2
-	if last >= nr {
-		last -= nr
-	}
-	j := last - m.extend
-	if j < 0 {
-		j += nr
-	}
-	xl := v[last]
-	var g float64
-	for _, w := range m.wext {
-		g += (xl - v[j]) * w
-		if j++; j == nr {
-			j = 0
-		}
-	}
-	// j is now base+extend's position; base+1 is extend−1 before it.
-	k := j - m.extend + 1
-	if k < 0 {
-		k += nr
-	}
-	return v[k] + g
-}
+func (m *sr) extrapolate() float64 { return dot1(m.ge, m.window()[m.base:]) }
 
 // refreshKernel recomputes the whitening kernel and the whole saliency
 // map from the window as it is now, with the newest point last and the
 // extrapolated points after it, as the paper does at every point. It
-// returns what slide does.
+// sets next and returns what slide does.
 func (m *sr) refreshKernel() (local, s float64) {
 	n := m.f.n
-	nr := len(m.vals)
+	w := m.window()
+	nr := len(w)
 	sc := getSRScratch(n)
 	defer putSRScratch(sc)
-	x := sc.x
-	k := copy(x, m.vals[m.head:])
-	copy(x[k:], m.vals[:m.head])
-	m.sum = sum4(x[:nr])
-	next := m.extrapolate()
+	x := sc.x[:n]
+	copy(x, w)
+	m.sum = sum4(w)
+	m.next = m.extrapolate()
 	for i := nr; i < n; i++ {
-		x[i] = next
+		x[i] = m.next
 	}
 	spec := sc.spec
 	m.f.transform(x, sc.z, spec)
-	// The log amplitude of a real signal's spectrum is even: half of it
-	// is computed, and the few bins the moving average reads beyond
-	// either end of that half mirrored in.
-	half, mask := n/2, n-1
-	logA := sc.logA
-	halfLogPowers(spec[:half+1], logA[:half+1])
-	w := m.q / 2
-	for i := 1; i <= w; i++ {
-		logA[(half+i)&mask] = logA[half-i]
-		logA[(n-i)&mask] = logA[i]
+	// The log amplitude of a real signal's spectrum is even and
+	// n-periodic: half of it is computed, at logA[q:], and the q bins the
+	// moving average reads beyond either end of that half mirrored in.
+	half, q := n/2, m.q/2
+	logA := sc.logA[:half+1+2*q]
+	la := logA[q : q+half+1]
+	halfLogPowers(spec[:half+1], la)
+	for i := 1; i <= q; i++ {
+		logA[q-i], logA[q+half+i] = la[i], la[half-i]
 	}
 	// H = exp(−(centred moving average of the log amplitude)): the
 	// residual's exp(log|X| − avg)·X/|X| is X·H. H is real and even, so
-	// its inverse DFT h is too.
+	// its inverse DFT, the kernel h, is real and even too, and so is the
+	// map IFFT(X·H): both come from one complex inverse FFT of
+	// H + i·X·H, h as its real part and the map as its imaginary part.
+	// That inverse is the conjugate of the forward FFT of the
+	// conjugate, W below, laid out in bit-reversed order for it; H is
+	// scaled by 1/n there (exactly: n is a power of two), the inverse's
+	// factor.
 	var acc float64
-	for i := -w; i <= w; i++ {
-		acc += logA[i&mask]
+	for _, l := range logA[:2*q] {
+		acc += l
 	}
-	width := float64(2*w + 1)
-	hs := sc.h[:half+1]
-	for i := range hs {
-		hs[i] = complex(tableExp(-acc/width), 0)
-		acc += logA[(i+w+1)&mask] - logA[(i-w)&mask]
+	add, drop := logA[2*q:], logA[:len(logA)-2*q]
+	inv := -1 / float64(2*q+1)
+	full := m.f.full
+	rev := full.rev[:n]
+	wz := sc.w[:n]
+	scale := 1 / float64(n)
+	spec = spec[:len(add)]
+	drop = drop[:len(add)]
+	for k, xk := range spec {
+		acc += add[k]
+		hk := tableExp(acc * inv)
+		acc -= drop[k]
+		if k == 0 {
+			m.h0 = hk
+		}
+		hk *= scale
+		u, v := real(xk)*hk, imag(xk)*hk // X·H at k; at n−k its conjugate
+		wz[rev[k]] = complex(hk-v, -u)
+		if k > 0 && k < half {
+			wz[rev[n-k]] = complex(hk+v, -u)
+		}
 	}
-	m.h0 = real(hs[0])
-	// Only h[0..n/2] is kept, and of the map only the z+1 newest points.
-	m.f.inverseRange(hs, sc.z, x, 0, len(m.kern))
-	for d, v := range x[:len(m.kern)] {
-		m.kern[d] = float32(v)
-	}
-	// The map: y = IFFT(X·H).
-	for i := range spec {
-		spec[i] *= hs[i]
+	full.butterflies(wz)
+	// h[0..n/2] is kept, and of the map the z+1 newest points.
+	for d := range m.kern {
+		m.kern[d] = float32(real(wz[d]))
 	}
 	p := nr - 1
-	m.f.inverseRange(spec, sc.z, x, p-m.z, p+1)
 	var a float64
 	for k := 1; k <= m.z; k++ {
-		a += math.Abs(x[p-k])
+		a += math.Abs(imag(wz[p-k]))
 	}
-	for j, v := range x[p-m.z+1 : p+1] {
-		m.y[j] = float32(v)
+	for j := range m.y {
+		m.y[j] = float32(-imag(wz[p-m.z+1+j]))
 	}
 	m.yHead = 0
 	m.derive()
 	m.age, m.hasK = 0, true
-	return a / float64(m.z), math.Abs(x[p])
+	return a / float64(m.z), math.Abs(imag(wz[p]))
 }
 
-// derive computes what slide needs from the kernel: c, its sum, and
-// the taps per depth.
+// derive computes what slide needs from the kernel: the taps dot
+// reads, their sum, and the taps per depth.
 func (m *sr) derive() {
-	n := m.f.n
-	nr := len(m.vals)
-	p := nr - 1
+	n, e := m.f.n, m.extend
 	kern := m.kern[:n/2+1]
 	// c[i] = h(p−i): the kernel's taps read outward from the newest
-	// point, mirrored past n/2 (h is even and n-periodic).
-	c := m.c[:nr]
-	for i := range c {
-		d := p - i
-		if d > n/2 {
-			d = n - d
-		}
-		c[i] = float64(kern[d])
+	// point, mirrored past n/2 (h is even and n-periodic). Of the pairs
+	// (see dot) only the first of each is read, at ages e+2 on.
+	var sp float64
+	for j := range m.cp {
+		m.cp[j] = float64(kern[e+2+j])
+		sp += m.cp[j]
 	}
+	m.c[0], m.c[m.mid] = float64(kern[e+1]), float64(kern[n/2])
 	var hx float64 // the taps on the extrapolated points, at distances 1..extend
-	for d := 1; d <= m.extend; d++ {
-		hx += m.tap(d, n)
+	for d := 1; d <= e; d++ {
+		hx += float64(kern[d])
 	}
-	// next = x(base+1) + Σ_i (x(nr−2) − x(base+i))·wext[i]
-	base := nr - 2 - m.extend
-	c[base+1] += hx
-	for i, w := range m.wext {
-		c[nr-2] += hx * w
-		c[base+i] -= hx * w
+	// The newest e+2 points, ages e+1 down to 0, with the extrapolation
+	// folded in.
+	st := m.c[0] + m.c[m.mid]
+	for i, g := range m.ge {
+		m.ct[i] = float64(kern[e+1-i]) + hx*g
+		st += m.ct[i]
 	}
-	m.csum = sum4(c)
+	m.ct[e+1] = float64(kern[0])
+	m.csum = 2*sp + st + m.ct[e+1]
 	// Σ h(k+i) for 0 < i < extend, slid along k from z down to 1.
 	var mid float64
-	for i := 1; i < m.extend; i++ {
+	for i := 1; i < e; i++ {
 		mid += m.tap(m.z+i, n)
 	}
-	for j := range m.taps {
-		k := m.z - j
+	z := m.z
+	for j := range z {
+		k := z - j
 		tk := m.tap(k, n)
-		m.taps[j] = [srTaps]float32{float32(tk), float32(mid), float32(m.tap(k+m.extend, n))}
-		if m.extend > 1 {
-			mid += tk - m.tap(k+m.extend-1, n)
+		m.taps[j] = [srTaps]float32{float32(tk), float32(mid), float32(m.tap(k+e, n))}
+		m.taps[j+z] = m.taps[j]
+		if e > 1 {
+			mid += tk - m.tap(k+e-1, n)
 		}
 	}
 }
@@ -425,10 +455,12 @@ func (m *sr) Ready() bool { return m.hasK }
 
 // Shift moves the level: the saliencies move by the kernel's DC gain.
 func (m *sr) Shift(delta float64) {
+	nr := len(m.buf) / 2
 	m.sum = 0
-	for i := range m.vals[:m.n] {
-		m.vals[i] += delta
-		m.sum += m.vals[i]
+	for i := range m.buf[:m.n] {
+		m.buf[i] += delta
+		m.buf[i+nr] = m.buf[i]
+		m.sum += m.buf[i]
 	}
 	if m.hasK {
 		for i := range m.y {
@@ -438,7 +470,7 @@ func (m *sr) Shift(delta float64) {
 }
 
 func (m *sr) Reset() {
-	clear(m.vals)
+	clear(m.buf)
 	clear(m.kern)
 	clear(m.y)
 	clear(m.c)
@@ -458,7 +490,7 @@ func (m *sr) AppendBinary(b []byte) ([]byte, error) {
 	e := enc{b: b}
 	e.u32(uint32(m.n))
 	e.u32(uint32(m.head))
-	for _, v := range m.vals[:m.n] {
+	for _, v := range m.buf[:m.n] {
 		e.f64(v)
 	}
 	e.u32(srStateTag)
@@ -482,15 +514,16 @@ func (m *sr) AppendBinary(b []byte) ([]byte, error) {
 // parameters or a damaged one is refused and leaves m unchanged.
 func (m *sr) UnmarshalBinary(b []byte) error {
 	d := dec{b: b}
-	nr := len(m.vals)
+	nr := len(m.buf) / 2
 	n := int(d.u32())
 	head := int(d.u32())
 	if d.err == nil && (n > nr || head >= nr || (n < nr && head != 0)) {
 		return fmt.Errorf("%w: sr window of %d values, state has %d from %d", ErrBadState, nr, n, head)
 	}
-	vals := make([]float64, nr)
+	buf := make([]float64, 2*nr)
 	for i := range n {
-		vals[i] = d.f64()
+		buf[i] = d.f64()
+		buf[i+nr] = buf[i]
 	}
 	if tag := d.u32(); d.err == nil && tag != srStateTag {
 		return fmt.Errorf("%w: sr state layout %#x", ErrBadState, tag)
@@ -518,7 +551,7 @@ func (m *sr) UnmarshalBinary(b []byte) error {
 	if err := d.finish(); err != nil {
 		return err
 	}
-	m.vals, m.n, m.head, m.sum = vals, n, head, sum
+	m.buf, m.n, m.head, m.sum = buf, n, head, sum
 	m.age, m.hasK, m.h0, m.kern = int(age), hasK, h0, kern
 	m.y, m.yHead = y, int(yHead)
 	if hasK {

@@ -94,7 +94,7 @@ func TestSRMatchesPaper(t *testing.T) {
 		c, err := newCore("sr", params)
 		require.NoError(t, err)
 		m := c.(*sr)
-		n, nr, z := m.f.n, len(m.vals), m.z
+		n, nr, z := m.f.n, len(m.buf)/2, m.z
 		vals := srSignal(400)
 		for i, v := range vals {
 			est := m.Update(0, v)
