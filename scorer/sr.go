@@ -173,9 +173,7 @@ func (m *sr) Update(_ int64, v float64) Estimate {
 	} else {
 		prev := m.next
 		m.push(v, old)
-		next := m.extrapolate()
-		m.next = next
-		local, s = m.slide(v-prev, next-prev, next-old, mean)
+		local, s = m.slide(v, prev, old, mean)
 	}
 	m.age++
 	score := 0.0
@@ -203,23 +201,43 @@ func (m *sr) push(v, old float64) {
 }
 
 // slide moves the z saliencies on by one point and computes the newest
-// one. d0, dm and dl are the layout's changes (see sr): at the newest
-// point (v − the previous extrapolation), on the extension's inner
-// points (the change of the extrapolation) and on its last point, where
-// the oldest value was. It returns the mean |saliency| of the z points
-// before the newest, and the newest's.
-func (m *sr) slide(d0, dm, dl, mean float64) (local, s float64) {
-	// The newest point: Σ c·x, with the kernel's DC gain restored to its
+// one, v, once it is in the window; prev is the extrapolation before it
+// and old the value it replaced. The layout changes (see sr) at the
+// newest point by v − prev, on the extension's inner points by the
+// change of the extrapolation, and on its last point, where the oldest
+// value was, by the new extrapolation − old. It returns the mean
+// |saliency| of the z points before the newest, and the newest's.
+func (m *sr) slide(v, prev, old, mean float64) (local, s float64) {
+	w := m.window()
+	// The newest points, from base on, give both the extrapolation and
+	// the part of the dot product it is folded into.
+	next, st := tailDots(m.ge, m.ct, w[m.base:])
+	m.next = next
+	// The newest point: Σ c·x, the ages e+2 … n/2−1 at positions 1 on
+	// paired with ages n/2+1 … p−1 at mid+1 on, then the oldest (age p),
+	// age n/2 and the newest, with the kernel's DC gain restored to its
 	// exact value (float32 taps would otherwise leak a large level in).
-	yn := m.dot(m.window()) + mean*(m.h0-m.csum)
+	yn := dotPairs(m.cp, w[1:], w[m.mid+1:]) + (m.c[0]*w[0] + m.c[m.mid]*w[m.mid]) + st +
+		mean*(m.h0-m.csum)
 	z, h := m.z, m.yHead
-	a := slideRun(m.y, m.taps[z-h:2*z-h], float32(d0), float32(dm), float32(dl))
+	a := slideRun(m.y, m.taps[z-h:2*z-h], float32(v-prev), float32(next-prev), float32(next-old))
 	m.y[h] = float32(yn) // replaces the oldest, now beyond depth z
 	if h++; h == z {
 		h = 0
 	}
 	m.yHead = h
 	return float64(a) / float64(z), math.Abs(yn)
+}
+
+// tailDots is Σ ge·t (ge one shorter) and Σ ct·t, in one pass over t.
+func tailDots(ge, ct, t []float64) (a, b float64) {
+	ct = ct[:len(ge)+1]
+	t = t[:len(ct)]
+	for i, g := range ge {
+		a += g * t[i]
+		b += ct[i] * t[i]
+	}
+	return a, b + ct[len(ge)]*t[len(ge)]
 }
 
 // slideRun updates the saliencies y in place by their taps and returns
@@ -254,20 +272,6 @@ func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) 
 // tap is h(d) for 0 ≤ d < n: h is even and n-periodic.
 func (m *sr) tap(d, n int) float64 { return float64(m.kern[min(d, n-d)]) }
 
-// dot is Σ c·w over the window w (oldest first). h is even and
-// n-periodic, so the points at ages e and n − e share their tap h(e);
-// those where neither is folded into by the extrapolation are added
-// before they are multiplied, which halves the products.
-func (m *sr) dot(w []float64) float64 {
-	// Ages e+2 … n/2−1 at positions 1 … n/2−e−2, paired with ages
-	// n/2+1 … p−1 at positions p−(e+2) down to n/2−e, mid+1 on.
-	s := dotPairs(m.cp, w[1:], w[m.mid+1:])
-	// The rest one by one: the oldest (age p), age n/2, and the newest
-	// e+2, onto which the extrapolation is folded.
-	s += m.c[0]*w[0] + m.c[m.mid]*w[m.mid]
-	return s + dot1(m.ct, w[m.base:])
-}
-
 // dot1 is Σ c·x over len(c).
 func dot1(c, x []float64) float64 {
 	x = x[:len(c)]
@@ -279,7 +283,10 @@ func dot1(c, x []float64) float64 {
 }
 
 // dotPairs is Σ c[i]·(lo[i] + hi[len(c)−1−i]) in four partial sums, so
-// the additions overlap.
+// the additions overlap. h is even and n-periodic, so the window's
+// points at ages a and n − a share their tap h(a): those where neither
+// has the extrapolation folded in are added before they are multiplied,
+// which halves the products of the newest point's saliency.
 func dotPairs(c, lo, hi []float64) float64 {
 	lo, hi = lo[:len(c)], hi[:len(c)]
 	var s0, s1, s2, s3 float64
