@@ -487,7 +487,9 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 		return
 	}
 	mag := est.Dev
-	if d.rec != nil {
+	if d.rec != nil && math.Abs(mag) >= recurMin {
+		// damp's own test, inline: it leaves smaller deviations as
+		// they are.
 		mag = d.rec.damp(ts, mag)
 	}
 	switch d.p.cfg.dir {
@@ -528,7 +530,11 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 			return
 		}
 		zq := d.spot.threshold()
-		d.spot.learn(&d.p.spot, mag)
+		if d.spot.routine(mag) {
+			d.spot.age(&d.p.spot) // learn's usual case, inline
+		} else {
+			d.spot.learn(&d.p.spot, mag)
+		}
 		if p := mag / zq; p > score {
 			score = p
 		}
@@ -575,8 +581,10 @@ func (d *detector) band(res *Result, est Estimate, thr float64) {
 	if math.IsInf(thr, 1) {
 		w = thr // the likelihood's cap: no single value scores 1
 	}
-	if d.counts.mode == countOff {
-		w = max(w, d.p.cfg.minDev) // else in countUnits, in the series' units
+	if d.counts.mode == countOff && !(w > d.p.cfg.minDev) {
+		// max(w, minDev), else in countUnits, in the series' units; w >
+		// minDev, the usual case, needs no builtin's NaN and zero care.
+		w = max(w, d.p.cfg.minDev)
 	}
 	res.Lower, res.Upper = est.Expected-w, est.Expected+w
 	switch d.p.cfg.dir {

@@ -87,6 +87,19 @@ func (s *spot) reset() { *s = spot{} }
 // threshold is the current z_q; valid only when ready.
 func (s *spot) threshold() float64 { return s.zq }
 
+// routine reports whether learning x only ages the counts (age): x is
+// at or below both t and z_q, as most values are. Both inline, which
+// learn, with its rare cases, does not.
+func (s *spot) routine(x float64) bool { return s.ready && x <= s.zq && x <= s.t }
+
+// age is learn for a routine value.
+func (s *spot) age(p *spotParams) {
+	if p.guard {
+		s.ex *= spotDecay32
+	}
+	s.n = s.n*spotDecay + 1
+}
+
 // learn feeds one deviation x ≥ 0 after it was scored.
 func (s *spot) learn(p *spotParams, x float64) {
 	if !s.ready {

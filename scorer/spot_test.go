@@ -127,3 +127,30 @@ func TestSpotGuardSingleAnomalyNotLearnt(t *testing.T) {
 	}
 	require.Equal(t, before, s.threshold(), "fewer anomalies than spotRoutine are never learnt")
 }
+
+// TestSpotRoutineIsLearn: the detector's inline shortcut (routine, then
+// age) leaves a spot exactly as learn does, guard or not, bursts and all.
+func TestSpotRoutineIsLearn(t *testing.T) {
+	for _, guard := range []bool{false, true} {
+		r := rand.New(rand.NewPCG(5, 9))
+		sp := newSpotParams(1e-4, 64, 3)
+		sp.guard = guard
+		var viaLearn, viaRoutine spot
+		routine := 0
+		for i := range 20_000 {
+			x := math.Abs(r.NormFloat64()) * 2
+			if i%97 == 0 {
+				x *= 20
+			}
+			viaLearn.learn(&sp, x)
+			if viaRoutine.routine(x) {
+				viaRoutine.age(&sp)
+				routine++
+			} else {
+				viaRoutine.learn(&sp, x)
+			}
+			require.Equal(t, viaLearn, viaRoutine, "guard %v, sample %d", guard, i)
+		}
+		require.Greater(t, routine, 10_000, "most values are routine")
+	}
+}
