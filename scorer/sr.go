@@ -26,7 +26,7 @@ func init() {
 			{Name: "q", Default: "3", Help: "width of the moving average over the log amplitude spectrum"},
 			{Name: "z", Default: "21", Help: "points before the newest whose mean saliency it is compared with"},
 			{Name: "refresh", Default: "32", Help: "samples between recomputations of the whitening kernel " +
-				"(1 to 4096; 1 is the paper's computation at every point, at the cost of three FFTs each)"},
+				"(1 to 4096; 1 is the paper's computation at every point, at the cost of a forward and an inverse FFT each)"},
 		},
 	}, newSR)
 }
@@ -45,7 +45,7 @@ func init() {
 //     extension began), the extension and the wrapped-around oldest
 //     point; so each of the z saliencies is updated by three products.
 //
-// A point thus costs O(window + z) rather than three FFTs and window
+// A point thus costs O(window + z) rather than two FFTs and window
 // logarithms; every refresh recomputes the whole map, so rounding does
 // not accumulate. A kernel a few dozen points old whitens the same
 // spectrum, and is blind to the newest points, anomalous or not.
