@@ -39,15 +39,10 @@ func newMAD(p Params) (Core, error) {
 	return &mad{warmup: warm, w: newSortedRing(size)}, nil
 }
 
-// scale is the robust spread; when more than half the window is one value
-// (MAD 0, common on quantised series) it falls back to the mean absolute
-// deviation from the median, and then to the floor.
-func (m *mad) scale(med float64) float64 {
-	s := madConsistency * m.w.madAt(med)
-	if s > 0 {
-		// s > 0 is not NaN, and the floor is positive: fmax is max.
-		return fmax(s, scaleFloor(med))
-	}
+// flatScale is the spread when more than half the window is one value
+// (MAD 0, common on quantised series): the mean absolute deviation from
+// the median, and then the floor.
+func (m *mad) flatScale(med float64) float64 {
 	return max(1.2533*m.w.absDevSum(med)/float64(len(m.w.sorted)), scaleFloor(med))
 }
 
@@ -57,7 +52,15 @@ func (m *mad) Update(_ int64, v float64) Estimate {
 		return Estimate{Expected: v, Scale: nan}
 	}
 	med := m.w.median()
-	sd := m.scale(med)
+	// The robust spread, MAD·1.4826, written out here rather than in a
+	// method: a call would cost more than the usual case's work.
+	sd := madConsistency * m.w.madAt(med)
+	if sd > 0 {
+		// sd > 0 is not NaN, and the floor is positive: fmax is max.
+		sd = fmax(sd, scaleFloor(med))
+	} else {
+		sd = m.flatScale(med)
+	}
 	m.w.push(v)
 	return Estimate{Dev: ratio(v, med, sd), Expected: med, Scale: sd}
 }

@@ -17,11 +17,9 @@ const maxDev = 1e9
 // finite. The relative part keeps float noise on large values quiet.
 func scaleFloor(level float64) float64 { return 1e-9 + 1e-6*math.Abs(level) }
 
-// ratio is (v-mu)/sd capped to ±maxDev.
-func ratio(v, mu, sd float64) float64 {
-	z := (v - mu) / sd
-	return min(max(z, -maxDev), maxDev)
-}
+// ratio is (v-mu)/sd capped to ±maxDev: min(max(z, −maxDev), maxDev),
+// whose bits fclamp gives for every z, NaN and zeros included.
+func ratio(v, mu, sd float64) float64 { return fclamp((v-mu)/sd, maxDev) }
 
 // fmin, fmax and fclamp are the builtin min and max on floats for the
 // hot paths, at one comparison instead of about seven instructions: the
