@@ -535,9 +535,11 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 		} else {
 			d.spot.learn(&d.p.spot, mag)
 		}
-		if p := mag / zq; p > score {
-			score = p
-		}
+		// Either may be the larger, about as often: the builtin's
+		// branch-free code beats a mispredicted branch. (score > 0 and
+		// mag/zq ≥ +0, neither NaN: the same as taking mag/zq when
+		// greater.)
+		score = max(score, mag/zq)
 		thr = fmin(thr, zq) // zq > 0, thr not NaN
 	}
 	d.status, res.Status = Ready, Ready

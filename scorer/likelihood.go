@@ -126,7 +126,9 @@ func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float
 	avg := (rest + a) / kk
 	var z float64
 	if ok = l.ready(p); ok {
-		sd := fmax(math.Sqrt(l.vr), likelihoodSDFloor)
+		// The builtin, branch-free: a quiet series' spread is at the
+		// floor on and off.
+		sd := max(math.Sqrt(l.vr), likelihoodSDFloor)
 		z = cornishFisherZ((avg-l.mu)/sd, p.skew)
 		switch thr = (l.mu+p.zThr*sd)*kk - rest; {
 		case thr > p.cap:
