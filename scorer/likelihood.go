@@ -31,6 +31,8 @@ const (
 	// tailFloor keeps log(tail) finite when the tail underflows: the
 	// score is then at most log(tailFloor)/log(risk), 75 at risk 1e-4.
 	tailFloor = 1e-300
+	// infBits is +Inf's bits.
+	infBits = 0x7ff0000000000000
 )
 
 // likelihood is the "anomaly likelihood" of Ahmad, Lavin, Purdy and Agha
@@ -130,12 +132,18 @@ func (l *likelihood) observe(p *likelihoodParams, mag float64) (score, thr float
 		// floor on and off.
 		sd := max(math.Sqrt(l.vr), likelihoodSDFloor)
 		z = cornishFisherZ((avg-l.mu)/sd, p.skew)
-		switch thr = (l.mu+p.zThr*sd)*kk - rest; {
-		case thr > p.cap:
-			thr = math.Inf(1)
-		case thr < 0:
+		thr = (l.mu+p.zThr*sd)*kk - rest
+		if thr < 0 {
 			thr = 0
 		}
+		// +Inf above the cap, chosen on the bits so that it compiles to
+		// a conditional move: the cap is passed on and off, which a
+		// branch would mispredict.
+		b := math.Float64bits(thr)
+		if thr > p.cap {
+			b = infBits
+		}
+		thr = math.Float64frombits(b)
 	}
 	l.ring[l.head] = float32(a)
 	l.sum = rest + a
