@@ -4,8 +4,8 @@ func init() {
 	Register("mad", ModelDoc{
 		Description: "Robust z-score against the median and the median absolute deviation (MAD·1.4826) of a " +
 			"sliding window. Outliers in the window barely move either, so it stays sharp on spiky series; " +
-			"a sorted copy of the window makes each update one binary search and one memmove of the values " +
-			"between the old and the new value's ranks, and the MAD an O(1) walk from the previous " +
+			"a sorted copy of the window makes each update a count of the old and the new value's ranks and " +
+			"one memmove of the values between them, and the MAD an O(1) walk from the previous " +
 			"sample's, with no allocation.",
 		Warmup: "`warmup` samples (default 16), then threshold.init samples (default 128) for SPOT.",
 		State:  "8·window bytes plus about 350 (≈ 870 bytes at the default window of 64).",
