@@ -63,29 +63,69 @@ func radix4(q []complex128, a0, a1, a2, a3 complex128) {
 	q[0], q[1], q[2], q[3] = b0+b2, b1+t, b0-b2, b1-t
 }
 
-// stages runs the stages after the first two on x[:n], n ≥ 4.
+// stages runs the stages after the first two on x[:n], n ≥ 4, two at a
+// time where it can: the pair's four points are read and written once
+// and their butterflies are the ones of the two stages in turn, so the
+// values are the same as stage by stage.
 func (f *fft) stages(x []complex128) {
 	n := f.n
 	x = x[:n]
-	for half := 4; half < n; half <<= 1 {
-		tw := f.stw[half : 2*half]
-		for s := 0; s+2*half <= len(x); s += 2 * half {
-			lo := x[s : s+half]
-			hi := x[s+half : s+2*half]
-			hi, tw := hi[:len(lo)], tw[:len(lo)]
-			a, b := lo[0], hi[0]
-			lo[0], hi[0] = a+b, a-b
-			for k := 1; k < len(lo); k++ {
-				// a + b·w with the product written out as Go's complex
-				// multiplication computes it (no fused operations).
-				a, h, w := lo[k], hi[k], tw[k]
-				br := real(h)*real(w) - imag(h)*imag(w)
-				bi := real(h)*imag(w) + imag(h)*real(w)
-				lo[k] = complex(real(a)+br, imag(a)+bi)
-				hi[k] = complex(real(a)-br, imag(a)-bi)
-			}
+	half := 4
+	for ; 4*half <= n; half <<= 2 {
+		f.stagePair(x, half)
+	}
+	if half < n {
+		f.stage(x, half)
+	}
+}
+
+// stage joins blocks of half points into blocks of 2·half.
+func (f *fft) stage(x []complex128, half int) {
+	tw := f.stw[half : 2*half]
+	for s := 0; s+2*half <= len(x); s += 2 * half {
+		lo := x[s : s+half]
+		hi := x[s+half : s+2*half]
+		hi, tw := hi[:len(lo)], tw[:len(lo)]
+		a, b := lo[0], hi[0]
+		lo[0], hi[0] = a+b, a-b
+		for k := 1; k < len(lo); k++ {
+			lo[k], hi[k] = bfly(lo[k], hi[k], tw[k])
 		}
 	}
+}
+
+// stagePair is stage(x, half) then stage(x, 2·half).
+func (f *fft) stagePair(x []complex128, half int) {
+	tw1 := f.stw[half : 2*half]
+	tw2 := f.stw[2*half : 3*half]
+	tw3 := f.stw[3*half : 4*half]
+	for s := 0; s+4*half <= len(x); s += 4 * half {
+		q0 := x[s : s+half]
+		q1 := x[s+half : s+2*half][:len(q0)]
+		q2 := x[s+2*half : s+3*half][:len(q0)]
+		q3 := x[s+3*half : s+4*half][:len(q0)]
+		tw1, tw2, tw3 := tw1[:len(q0)], tw2[:len(q0)], tw3[:len(q0)]
+		// k = 0: the twiddles of the first stage and the first of the
+		// second are 1.
+		a0, a1, a2, a3 := q0[0]+q1[0], q0[0]-q1[0], q2[0]+q3[0], q2[0]-q3[0]
+		q0[0], q2[0] = a0+a2, a0-a2
+		q1[0], q3[0] = bfly(a1, a3, tw3[0])
+		for k := 1; k < len(q0); k++ {
+			w := tw1[k]
+			a0, a1 := bfly(q0[k], q1[k], w)
+			a2, a3 := bfly(q2[k], q3[k], w)
+			q0[k], q2[k] = bfly(a0, a2, tw2[k])
+			q1[k], q3[k] = bfly(a1, a3, tw3[k])
+		}
+	}
+}
+
+// bfly is a + b·w and a − b·w, the product written out as Go's complex
+// multiplication computes it (no fused operations).
+func bfly(a, b, w complex128) (complex128, complex128) {
+	br := real(b)*real(w) - imag(b)*imag(w)
+	bi := real(b)*imag(w) + imag(b)*real(w)
+	return complex(real(a)+br, imag(a)+bi), complex(real(a)-br, imag(a)-bi)
 }
 
 // realFFT is the DFT of n real values through one complex FFT of n/2:

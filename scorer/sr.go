@@ -450,8 +450,13 @@ func (m *sr) derive() {
 	for j := range z {
 		k := z - j
 		tk := m.tap(k, n)
-		m.taps[j] = [srTaps]float32{float32(tk), float32(mid), float32(m.tap(k+e, n))}
-		m.taps[j+z] = m.taps[j]
+		// Element by element: a copy of the entry just written would be
+		// a 16-byte load of four 4-byte stores, which the CPU cannot
+		// forward from its store buffer (a stall of ~15 cycles each).
+		t0, t1, t2 := float32(tk), float32(mid), float32(m.tap(k+e, n))
+		a, b := &m.taps[j], &m.taps[j+z]
+		a[0], a[1], a[2] = t0, t1, t2
+		b[0], b[1], b[2] = t0, t1, t2
 		if e > 1 {
 			mid += tk - m.tap(k+e-1, n)
 		}
