@@ -225,23 +225,31 @@ func (r *realFFT) inverseRange(spec []complex128, z []complex128, x []float64, l
 
 // halfLogPowers sets out[i] = ½·ln(|spec[i]|² + 1e-24), which is
 // ln(|X| + 1e-12) to 1e-12 wherever |X| is not itself about 1e-12, with
-// no square root; tableLog's arithmetic, inlined.
+// no square root. An infinite or NaN power goes to math.Log in a second
+// pass: a call in the loop would have it keep its registers on the stack.
 func halfLogPowers(spec []complex128, out []float64) {
 	out = out[:len(spec)]
+	special := false
 	for i, c := range spec {
 		re, im := real(c), imag(c)
 		x := re*re + im*im + 1e-24
-		b := math.Float64bits(x)
-		e := int64(b>>52) & 0x7ff
-		if e == 0 || e == 0x7ff {
-			out[i] = 0.5 * math.Log(x)
-			continue
-		}
-		k := b >> (52 - tableBits) & (1<<tableBits - 1)
-		mt := math.Float64frombits(b&(1<<52-1) | 1023<<52)
-		r := (mt - (1 + float64(k)/(1<<tableBits))) * invTab[k]
-		out[i] = 0.5 * (float64(e-1023)*math.Ln2 + logTab[k] + r*(1-r*(0.5-r*(1.0/3))))
+		special = special || !isNormal(x)
+		out[i] = 0.5 * tableLogNormal(x)
 	}
+	if special {
+		for i, c := range spec {
+			re, im := real(c), imag(c)
+			if x := re*re + im*im + 1e-24; !isNormal(x) {
+				out[i] = 0.5 * math.Log(x)
+			}
+		}
+	}
+}
+
+// isNormal: x is finite and not subnormal or zero.
+func isNormal(x float64) bool {
+	e := math.Float64bits(x) >> 52 & 0x7ff
+	return e != 0 && e != 0x7ff
 }
 
 // realFFTs holds one table per power-of-two size: they are immutable
@@ -272,6 +280,7 @@ type srScratch struct {
 	spec []complex128 // n/2+1 bins
 	w    []complex128 // n, for the complex FFT
 	logA []float64    // n/2+1 and the moving average's margins
+	h    []float64    // n/2+1, the whitening filter H
 }
 
 var srScratchPools [11]sync.Pool
@@ -284,6 +293,7 @@ func getSRScratch(n int) *srScratch {
 	return &srScratch{
 		x: make([]float64, n), z: make([]complex128, n/2),
 		spec: make([]complex128, n/2+1), w: make([]complex128, n), logA: make([]float64, n+1),
+		h: make([]float64, n/2+1),
 	}
 }
 
@@ -310,33 +320,47 @@ func init() {
 	}
 }
 
-// tableLog is ln x for a finite x > 0 within 1e-10: x = 2^e·m, m in
-// [1, 2), m = m_k·(1+r) with m_k the table point below m and |r| < 1/256,
-// ln(1+r) by three terms of its series. Subnormal x goes to math.Log.
+// tableLog is ln x for a finite x > 0 within 1e-10. Subnormal x goes to
+// math.Log.
 func tableLog(x float64) float64 {
-	b := math.Float64bits(x)
-	e := int64(b>>52) & 0x7ff
-	if e == 0 || e == 0x7ff {
+	if !isNormal(x) {
 		return math.Log(x)
 	}
-	k := b >> (52 - tableBits) & (1<<tableBits - 1)
-	m := math.Float64frombits(b&(1<<52-1) | 1023<<52)
-	r := (m - (1 + float64(k)/(1<<tableBits))) * invTab[k]
-	return float64(e-1023)*math.Ln2 + logTab[k] + r*(1-r*(0.5-r*(1.0/3)))
+	return tableLogNormal(x)
 }
 
-// tableExp is e^x within 1e-10 for |x| < 700 (math.Exp beyond): 2^(x·log2 e)
-// split into an integer power, a table point and a remainder below 1/256
-// whose power of two is four terms of its series.
+// tableLogNormal is tableLog for a positive normal x: x = 2^e·m, m in
+// [1, 2), m = m_k·(1+r) with m_k the table point below m and |r| < 1/256,
+// ln(1+r) by three terms of its series. Other x give garbage, not a
+// panic.
+func tableLogNormal(x float64) float64 {
+	b := math.Float64bits(x)
+	k := b >> (52 - tableBits) & (1<<tableBits - 1)
+	// m − m_k, exactly: the mantissa's bits below the table's.
+	d := math.Float64frombits(b&(1<<(52-tableBits)-1)|1023<<52) - 1
+	r := d * invTab[k]
+	return float64(int64(b>>52)-1023)*math.Ln2 + logTab[k] + r*(1-r*(0.5-r*(1.0/3)))
+}
+
+// tableExp is e^x within 1e-10 for |x| < 700 (math.Exp beyond).
 func tableExp(x float64) float64 {
-	if !(x > -700 && x < 700) {
+	if !expInRange(x) {
 		return math.Exp(x)
 	}
+	return tableExpIn(x)
+}
+
+// expInRange: tableExpIn is e^x within 1e-10 at x.
+func expInRange(x float64) bool { return x > -700 && x < 700 }
+
+// tableExpIn is tableExp for |x| < 700: 2^(x·log2 e) split into an
+// integer power, a table point and a remainder below 1/256 whose power of
+// two is four terms of its series. Other x give garbage, not a panic.
+func tableExpIn(x float64) float64 {
 	t := x*math.Log2E + 1024 // > 0, so truncation is floor
 	ti := int64(t * (1 << tableBits))
 	r := (t - float64(ti)/(1<<tableBits)) * math.Ln2 // [0, ln2/256)
-	k := ti & (1<<tableBits - 1)
-	e := ti>>tableBits - 1024
 	p := 1 + r*(1+r*(0.5+r*(1.0/6+r*(1.0/24))))
-	return expTab[k] * p * math.Float64frombits(uint64(e+1023)<<52)
+	// 2^(ti>>tableBits − 1024) has the biased exponent ti>>tableBits − 1.
+	return expTab[ti&(1<<tableBits-1)] * p * math.Float64frombits(uint64(ti>>tableBits-1)<<52)
 }

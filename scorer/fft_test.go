@@ -114,3 +114,22 @@ func TestTableLogExp(t *testing.T) {
 		require.InEpsilon(t, math.Exp(y)+1e-300, tableExp(y)+1e-300, 1e-10, "exp %g", y)
 	}
 }
+
+// TestHalfLogPowers: finite powers go through the table, an infinite or
+// NaN one through math.Log, wherever it is.
+func TestHalfLogPowers(t *testing.T) {
+	big := 1e200
+	spec := []complex128{complex(3, 4), complex(big, 0), complex(0, 0), complex(math.NaN(), 1), complex(1e-3, -2e-3)}
+	out := make([]float64, len(spec))
+	halfLogPowers(spec, out)
+	for i, c := range spec {
+		p := real(c)*real(c) + imag(c)*imag(c) + 1e-24
+		want := 0.5 * math.Log(p)
+		if math.IsInf(want, 0) || math.IsNaN(want) {
+			require.Equal(t, math.Float64bits(want), math.Float64bits(out[i]), "bin %d", i)
+			continue
+		}
+		require.Equal(t, 0.5*tableLog(p), out[i], "bin %d", i)
+		require.InDelta(t, want, out[i], 1e-10*max(1, math.Abs(want)), "bin %d", i)
+	}
+}

@@ -369,31 +369,23 @@ func (m *sr) refreshKernel() (local, s float64) {
 	// conjugate, W below, laid out in bit-reversed order for it; H is
 	// scaled by 1/n there (exactly: n is a power of two), the inverse's
 	// factor.
-	var acc float64
-	for _, l := range logA[:2*q] {
-		acc += l
+	hs := sc.h[:half+1]
+	if !expMovingAverage(hs, logA, 2*q+1) {
+		expMovingAverageSlow(hs, logA, 2*q+1)
 	}
-	add, drop := logA[2*q:], logA[:len(logA)-2*q]
-	inv := -1 / float64(2*q+1)
+	m.h0 = hs[0]
 	full := m.f.full
 	rev := full.rev[:n]
 	wz := sc.w[:n]
 	scale := 1 / float64(n)
-	spec = spec[:len(add)]
-	drop = drop[:len(add)]
+	spec = spec[:len(hs)]
 	for k, xk := range spec {
-		acc += add[k]
-		hk := tableExp(acc * inv)
-		acc -= drop[k]
-		if k == 0 {
-			m.h0 = hk
-		}
-		hk *= scale
+		hk := hs[k] * scale
 		u, v := real(xk)*hk, imag(xk)*hk // X·H at k; at n−k its conjugate
 		wz[rev[k]] = complex(hk-v, -u)
-		if k > 0 && k < half {
-			wz[rev[n-k]] = complex(hk+v, -u)
-		}
+		// n−k for 0 < k < n/2; at 0 and n/2, where X is real (v = 0),
+		// the same slot again with the same value.
+		wz[rev[(n-k)&(n-1)]] = complex(hk+v, -u)
 	}
 	full.butterflies(wz)
 	// h[0..n/2] is kept, and of the map the z+1 newest points.
@@ -412,6 +404,49 @@ func (m *sr) refreshKernel() (local, s float64) {
 	m.derive()
 	m.age, m.hasK = 0, true
 	return a / float64(m.z), math.Abs(imag(wz[p]))
+}
+
+// expMovingAverage sets h[k] = exp(−(the mean of a[k:k+w])) for every
+// k, the means as running sums. It uses tableExpIn throughout and
+// reports false, with garbage in h, if some mean is beyond its range (a
+// spectrum with an infinite or NaN bin), for expMovingAverageSlow to
+// redo: calling tableExp in the loop would have it keep its registers on
+// the stack.
+func expMovingAverage(h, a []float64, w int) bool {
+	var acc float64
+	for _, l := range a[:w-1] {
+		acc += l
+	}
+	add, drop := a[w-1:], a[:len(a)-w+1]
+	h = h[:len(add)]
+	drop = drop[:len(add)]
+	inv := -1 / float64(w)
+	ok := true
+	for k := range h {
+		acc += add[k]
+		x := acc * inv
+		ok = ok && expInRange(x)
+		h[k] = tableExpIn(x)
+		acc -= drop[k]
+	}
+	return ok
+}
+
+// expMovingAverageSlow is expMovingAverage through tableExp.
+func expMovingAverageSlow(h, a []float64, w int) {
+	var acc float64
+	for _, l := range a[:w-1] {
+		acc += l
+	}
+	add, drop := a[w-1:], a[:len(a)-w+1]
+	h = h[:len(add)]
+	drop = drop[:len(add)]
+	inv := -1 / float64(w)
+	for k := range h {
+		acc += add[k]
+		h[k] = tableExp(acc * inv)
+		acc -= drop[k]
+	}
 }
 
 // derive computes what slide needs from the kernel: the taps dot
