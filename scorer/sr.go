@@ -76,6 +76,8 @@ type sr struct {
 	// Derived from kern (not state).
 	c    []float64 // the kernel folded onto the window's positions, oldest first
 	csum float64   // Σ c
+	// c[0] and c[mid] by themselves, and h0 − csum, for slide.
+	c0, cmid, dc float64
 	// Views of c for dot: the pairs' shared taps at positions 1…, and
 	// the newest points' from base on, into which the extrapolation is
 	// folded; mid is the position of age window/2.
@@ -211,14 +213,22 @@ func (m *sr) slide(v, prev, old, mean float64) (local, s float64) {
 	w := m.window()
 	// The newest points, from base on, give both the extrapolation and
 	// the part of the dot product it is folded into.
-	next, st := tailDots(m.ge, m.ct, w[m.base:])
+	ct := m.ct
+	t := w[len(w)-len(ct):]
+	ge := m.ge[:len(t)-1]
+	var next, st float64
+	for i, g := range ge {
+		next += g * t[i]
+		st += ct[i] * t[i]
+	}
+	st += ct[len(ge)] * t[len(ge)]
 	m.next = next
 	// The newest point: Σ c·x, the ages e+2 … n/2−1 at positions 1 on
 	// paired with ages n/2+1 … p−1 at mid+1 on, then the oldest (age p),
 	// age n/2 and the newest, with the kernel's DC gain restored to its
 	// exact value (float32 taps would otherwise leak a large level in).
-	yn := dotPairs(m.cp, w[1:], w[m.mid+1:]) + (m.c[0]*w[0] + m.c[m.mid]*w[m.mid]) + st +
-		mean*(m.h0-m.csum)
+	mid := m.mid
+	yn := dotPairs(m.cp, w[1:], w[mid+1:]) + (m.c0*w[0] + m.cmid*w[mid]) + st + mean*m.dc
 	z, h := m.z, m.yHead
 	a := slideRun(m.y, m.taps[z-h:2*z-h], float32(v-prev), float32(next-prev), float32(next-old))
 	m.y[h] = float32(yn) // replaces the oldest, now beyond depth z
@@ -227,17 +237,6 @@ func (m *sr) slide(v, prev, old, mean float64) (local, s float64) {
 	}
 	m.yHead = h
 	return float64(a) / float64(z), math.Abs(yn)
-}
-
-// tailDots is Σ ge·t (ge one shorter) and Σ ct·t, in one pass over t.
-func tailDots(ge, ct, t []float64) (a, b float64) {
-	ct = ct[:len(ge)+1]
-	t = t[:len(ct)]
-	for i, g := range ge {
-		a += g * t[i]
-		b += ct[i] * t[i]
-	}
-	return a, b + ct[len(ge)]*t[len(ge)]
 }
 
 // slideRun updates the saliencies y in place by their taps and returns
@@ -476,6 +475,7 @@ func (m *sr) derive() {
 	}
 	m.ct[e+1] = float64(kern[0])
 	m.csum = 2*sp + st + m.ct[e+1]
+	m.c0, m.cmid, m.dc = m.c[0], m.c[m.mid], m.h0-m.csum
 	// Σ h(k+i) for 0 < i < extend, slid along k from z down to 1.
 	var mid float64
 	for i := 1; i < e; i++ {
@@ -524,6 +524,7 @@ func (m *sr) Reset() {
 	clear(m.taps)
 	m.head, m.n, m.sum = 0, 0, 0
 	m.age, m.hasK, m.h0, m.csum, m.yHead, m.next = 0, false, 0, 0, 0, 0
+	m.c0, m.cmid, m.dc = 0, 0, 0
 }
 
 // srStateTag follows sr's values in its state: a state of the earlier
@@ -607,7 +608,7 @@ func (m *sr) UnmarshalBinary(b []byte) error {
 	} else {
 		clear(m.c)
 		clear(m.taps)
-		m.csum = 0
+		m.csum, m.c0, m.cmid, m.dc = 0, 0, 0, 0
 	}
 	return nil
 }
