@@ -168,20 +168,23 @@ func (m *sr) Update(_ int64, v float64) Estimate {
 	// the nr−1 latest previous values.
 	old := m.buf[m.head]
 	mean := (m.sum - old) / float64(nr-1)
-	var local, s float64
+	// sum is the z points' Σ|saliency| before the newest, s the newest's.
+	var sum, s float64
 	if !m.hasK || m.age >= m.refresh {
 		m.push(v, old)
-		local, s = m.refreshKernel()
+		sum, s = m.refreshKernel()
 	} else {
 		prev := m.next
 		m.push(v, old)
-		local, s = m.slide(v, prev, old, mean)
+		sum, s = m.slide(v, prev, old, mean)
 	}
 	m.age++
 	score := 0.0
 	switch {
-	case local > 0:
-		score = min(max((s-local)/local, 0), maxDev)
+	case sum > 0:
+		// (s − local)/local with local = sum/z, the local mean, by one
+		// division rather than two in a row on the score's path.
+		score = min(max((s*float64(m.z)-sum)/sum, 0), maxDev)
 	case s > 0:
 		score = maxDev // the first move after a flat window
 	}
@@ -207,9 +210,9 @@ func (m *sr) push(v, old float64) {
 // and old the value it replaced. The layout changes (see sr) at the
 // newest point by v − prev, on the extension's inner points by the
 // change of the extrapolation, and on its last point, where the oldest
-// value was, by the new extrapolation − old. It returns the mean
-// |saliency| of the z points before the newest, and the newest's.
-func (m *sr) slide(v, prev, old, mean float64) (local, s float64) {
+// value was, by the new extrapolation − old. It returns the sum of
+// the |saliencies| of the z points before the newest, and the newest's |saliency|.
+func (m *sr) slide(v, prev, old, mean float64) (sum, s float64) {
 	w := m.window()
 	// The newest points, from base on, give both the extrapolation and
 	// the part of the dot product it is folded into.
@@ -236,7 +239,7 @@ func (m *sr) slide(v, prev, old, mean float64) (local, s float64) {
 		h = 0
 	}
 	m.yHead = h
-	return float64(a) / float64(z), math.Abs(yn)
+	return float64(a), math.Abs(yn)
 }
 
 // slideRun updates the saliencies y in place by their taps and returns
@@ -334,7 +337,7 @@ func (m *sr) extrapolate() float64 { return dot1(m.ge, m.window()[m.base:]) }
 // map from the window as it is now, with the newest point last and the
 // extrapolated points after it, as the paper does at every point. It
 // sets next and returns what slide does.
-func (m *sr) refreshKernel() (local, s float64) {
+func (m *sr) refreshKernel() (sum, s float64) {
 	n := m.f.n
 	w := m.window()
 	nr := len(w)
@@ -402,7 +405,7 @@ func (m *sr) refreshKernel() (local, s float64) {
 	m.yHead = 0
 	m.derive()
 	m.age, m.hasK = 0, true
-	return a / float64(m.z), math.Abs(imag(wz[p]))
+	return a, math.Abs(imag(wz[p]))
 }
 
 // expMovingAverage sets h[k] = exp(−(the mean of a[k:k+w])) for every
