@@ -73,15 +73,16 @@ type sr struct {
 	yHead int
 	next  float64 // the extrapolation from the window (not state: it is derived)
 
-	// Derived from kern (not state).
-	c    []float64 // the kernel folded onto the window's positions, oldest first
-	csum float64   // Σ c
-	// c[0] and c[mid] by themselves, and h0 − csum, for slide.
-	c0, cmid, dc float64
-	// Views of c for dot: the pairs' shared taps at positions 1…, and
-	// the newest points' from base on, into which the extrapolation is
-	// folded; mid is the position of age window/2.
+	// Derived from kern (not state): c, the kernel folded onto the
+	// window's positions, oldest first, in the parts slide reads: c0 at
+	// the oldest, cp the pairs' shared taps at positions 1…, cmid at
+	// mid, the position of age window/2, and ct the newest points' from
+	// base on, into which the extrapolation is folded. Positions mid+1 …
+	// base−1 share cp's taps (see dotPairs).
 	cp, ct    []float64
+	c0, cmid  float64
+	csum      float64 // Σ c over every position
+	dc        float64 // h0 − csum
 	base, mid int
 	// By position j in y from the oldest, the depth k = z − j it has
 	// once the window moves on: h(k) on the newest point's change,
@@ -134,7 +135,7 @@ func newSR(p Params) (Core, error) {
 	m := &sr{
 		extend: extend, q: q, z: z, refresh: refresh, f: sharedRealFFT(n),
 		buf: make([]float64, 2*nr), kern: make([]float32, n/2+1), y: make([]float32, z),
-		c: make([]float64, nr), wext: make([]float64, extend), taps: make([][srTaps]float32, 2*z),
+		cp: make([]float64, n/2-extend-2), ct: make([]float64, extend+2), wext: make([]float64, extend), taps: make([][srTaps]float32, 2*z),
 	}
 	// next = x(base+1) + Σ_i (x(nr−2) − x(base+i))·wext[i], base + extend
 	// being nr−2.
@@ -146,7 +147,6 @@ func newSR(p Params) (Core, error) {
 		m.ge[extend] += m.wext[i]
 		m.ge[i] -= m.wext[i]
 	}
-	m.cp, m.ct = m.c[1:1+n/2-extend-2], m.c[m.base:]
 	return m, nil
 }
 
@@ -464,21 +464,21 @@ func (m *sr) derive() {
 		m.cp[j] = float64(kern[e+2+j])
 		sp += m.cp[j]
 	}
-	m.c[0], m.c[m.mid] = float64(kern[e+1]), float64(kern[n/2])
+	m.c0, m.cmid = float64(kern[e+1]), float64(kern[n/2])
 	var hx float64 // the taps on the extrapolated points, at distances 1..extend
 	for d := 1; d <= e; d++ {
 		hx += float64(kern[d])
 	}
 	// The newest e+2 points, ages e+1 down to 0, with the extrapolation
 	// folded in.
-	st := m.c[0] + m.c[m.mid]
+	st := m.c0 + m.cmid
 	for i, g := range m.ge {
 		m.ct[i] = float64(kern[e+1-i]) + hx*g
 		st += m.ct[i]
 	}
 	m.ct[e+1] = float64(kern[0])
 	m.csum = 2*sp + st + m.ct[e+1]
-	m.c0, m.cmid, m.dc = m.c[0], m.c[m.mid], m.h0-m.csum
+	m.dc = m.h0 - m.csum
 	// Σ h(k+i) for 0 < i < extend, slid along k from z down to 1.
 	var mid float64
 	for i := 1; i < e; i++ {
@@ -523,7 +523,8 @@ func (m *sr) Reset() {
 	clear(m.buf)
 	clear(m.kern)
 	clear(m.y)
-	clear(m.c)
+	clear(m.cp)
+	clear(m.ct)
 	clear(m.taps)
 	m.head, m.n, m.sum = 0, 0, 0
 	m.age, m.hasK, m.h0, m.csum, m.yHead, m.next = 0, false, 0, 0, 0, 0
@@ -609,7 +610,8 @@ func (m *sr) UnmarshalBinary(b []byte) error {
 		m.derive()
 		m.next = m.extrapolate()
 	} else {
-		clear(m.c)
+		clear(m.cp)
+		clear(m.ct)
 		clear(m.taps)
 		m.csum, m.c0, m.cmid, m.dc = 0, 0, 0, 0
 	}
