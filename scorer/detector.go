@@ -476,20 +476,14 @@ func (d *detector) observe(res *Result, ts int64, v float64) {
 		v = d.countValue(v)
 	}
 	floor := d.rough.update(v)
-	est := d.core.Update(ts, v)
-	if floor > 0 && est.Scale > 0 && est.Scale < floor {
-		// apply's own test, inline: the rare case pays for the call.
-		est = d.rough.apply(est, floor, v)
-	}
+	est := d.rough.apply(d.core.Update(ts, v), floor, v)
 	res.Raw, res.Expected, res.Lower, res.Upper = est.Dev, est.Expected, nan, nan
 	if !d.core.Ready() {
 		d.status, res.Status = Warming, Warming
 		return
 	}
 	mag := est.Dev
-	if d.rec != nil && math.Abs(mag) >= recurMin {
-		// damp's own test, inline: it leaves smaller deviations as
-		// they are.
+	if d.rec != nil {
 		mag = d.rec.damp(ts, mag)
 	}
 	switch d.p.cfg.dir {

@@ -158,9 +158,18 @@ func (r *recurrence) recurring(slot, s int) uint8 {
 // damp records the deviation dev observed at ts and returns it damped
 // if it recurs. NaN passes through unrecorded.
 func (r *recurrence) damp(ts int64, dev float64) float64 {
+	if dev < recurMin && dev > -recurMin {
+		return dev // an ordinary deviation: inline
+	}
+	return r.dampExcursion(ts, dev)
+}
+
+// dampExcursion is damp for an excursion (|dev| ≥ recurMin) or a NaN,
+// out of line so that damp inlines.
+func (r *recurrence) dampExcursion(ts int64, dev float64) float64 {
 	a := math.Abs(dev)
 	if !(a >= recurMin) {
-		return dev
+		return dev // NaN
 	}
 	s := 0
 	if dev < 0 {

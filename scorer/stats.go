@@ -84,15 +84,24 @@ func (r *roughness) update(v float64) float64 {
 // size: it is measured again from v against the floor, or every burst on
 // a series that sits on one value would rescale from the same cap to the
 // same tiny deviation, however large the burst.
+//
+// Its usual case, a spread at or above the floor, inlines; the rescale
+// is rescale.
 func (r *roughness) apply(est Estimate, floor, v float64) Estimate {
 	if floor > 0 && est.Scale > 0 && est.Scale < floor {
-		if math.Abs(est.Dev) >= maxDev && !math.IsNaN(est.Expected) {
-			est.Dev = ratio(v, est.Expected, floor)
-		} else {
-			est.Dev *= est.Scale / floor
-		}
-		est.Scale = floor
+		return rescale(est, floor, v)
 	}
+	return est
+}
+
+// rescale is apply's rescale of an estimate whose spread is below floor.
+func rescale(est Estimate, floor, v float64) Estimate {
+	if math.Abs(est.Dev) >= maxDev && !math.IsNaN(est.Expected) {
+		est.Dev = ratio(v, est.Expected, floor)
+	} else {
+		est.Dev *= est.Scale / floor
+	}
+	est.Scale = floor
 	return est
 }
 
