@@ -372,9 +372,7 @@ func (m *sr) refreshKernel() (sum, s float64) {
 	// scaled by 1/n there (exactly: n is a power of two), the inverse's
 	// factor.
 	hs := sc.h[:half+1]
-	if !expMovingAverage(hs, logA, 2*q+1) {
-		expMovingAverageSlow(hs, logA, 2*q+1)
-	}
+	expMovingAverage(hs, logA, 2*q+1)
 	m.h0 = hs[0]
 	full := m.f.full
 	rev := full.rev[:n]
@@ -409,12 +407,11 @@ func (m *sr) refreshKernel() (sum, s float64) {
 }
 
 // expMovingAverage sets h[k] = exp(−(the mean of a[k:k+w])) for every
-// k, the means as running sums. It uses tableExpIn throughout and
-// reports false, with garbage in h, if some mean is beyond its range (a
-// spectrum with an infinite or NaN bin), for expMovingAverageSlow to
-// redo: calling tableExp in the loop would have it keep its registers on
-// the stack.
-func expMovingAverage(h, a []float64, w int) bool {
+// k: the means as running sums, then their exponentials, through
+// tableExpIn alone when every mean is in its range (a spectrum without
+// an infinite or NaN bin), so that loop does not hold tableExp's call
+// and keeps its registers.
+func expMovingAverage(h, a []float64, w int) {
 	var acc float64
 	for _, l := range a[:w-1] {
 		acc += l
@@ -423,31 +420,21 @@ func expMovingAverage(h, a []float64, w int) bool {
 	h = h[:len(add)]
 	drop = drop[:len(add)]
 	inv := -1 / float64(w)
-	ok := true
+	in := true
 	for k := range h {
 		acc += add[k]
-		x := acc * inv
-		ok = ok && expInRange(x)
+		h[k] = acc * inv
+		in = in && expInRange(h[k])
+		acc -= drop[k]
+	}
+	if !in {
+		for k, x := range h {
+			h[k] = tableExp(x)
+		}
+		return
+	}
+	for k, x := range h {
 		h[k] = tableExpIn(x)
-		acc -= drop[k]
-	}
-	return ok
-}
-
-// expMovingAverageSlow is expMovingAverage through tableExp.
-func expMovingAverageSlow(h, a []float64, w int) {
-	var acc float64
-	for _, l := range a[:w-1] {
-		acc += l
-	}
-	add, drop := a[w-1:], a[:len(a)-w+1]
-	h = h[:len(add)]
-	drop = drop[:len(add)]
-	inv := -1 / float64(w)
-	for k := range h {
-		acc += add[k]
-		h[k] = tableExp(acc * inv)
-		acc -= drop[k]
 	}
 }
 
