@@ -85,20 +85,17 @@ type sr struct {
 	dc        float64 // h0 − csum
 	base, mid int
 	// By position j in y from the oldest, the depth k = z − j it has
-	// once the window moves on: h(k) on the newest point's change,
-	// Σ h(k+i) for 0 < i < extend on the extension's inner points,
-	// h(k+extend) on its last one; side by side, so slide reads one
-	// entry per point. They are there twice over, so that the taps of
-	// the ring y, wherever it starts, are one slice.
-	taps [][srTaps]float32
+	// once the window moves on: h(k) on the newest point's change at
+	// taps[j], Σ h(k+i) for 0 < i < extend on the extension's inner
+	// points at taps[2z+j], h(k+extend) on its last one at taps[4z+j];
+	// three rows, so that four points' taps of a kind are one vector
+	// (slideRun). Each row is there twice over, so that the taps of the
+	// ring y, wherever it starts, are one slice.
+	taps []float32
 	wext []float64 // extrapolation weights 1/(extend−i)
 	// ge weighs the window from base on into the extrapolation.
 	ge []float64
 }
-
-// srTaps is the size of a taps entry: three used, padded to four so an
-// entry is 16 bytes.
-const srTaps = 4
 
 // calibration: a saliency less than twice its local mean (score 1) is
 // never anomalous, whatever the tail fit says; SPOT is the default mode,
@@ -135,7 +132,7 @@ func newSR(p Params) (Core, error) {
 	m := &sr{
 		extend: extend, q: q, z: z, refresh: refresh, f: sharedRealFFT(n),
 		buf: make([]float64, 2*nr), kern: make([]float32, n/2+1), y: make([]float32, z),
-		cp: make([]float64, n/2-extend-2), ct: make([]float64, extend+2), wext: make([]float64, extend), taps: make([][srTaps]float32, 2*z),
+		cp: make([]float64, n/2-extend-2), ct: make([]float64, extend+2), wext: make([]float64, extend), taps: make([]float32, 6*z),
 	}
 	// next = x(base+1) + Σ_i (x(nr−2) − x(base+i))·wext[i], base + extend
 	// being nr−2.
@@ -233,7 +230,9 @@ func (m *sr) slide(v, prev, old, mean float64) (sum, s float64) {
 	mid := m.mid
 	yn := dotPairs(m.cp, w[1:], w[mid+1:]) + (m.c0*w[0] + m.cmid*w[mid]) + st + mean*m.dc
 	z, h := m.z, m.yHead
-	a := slideRun(m.y, m.taps[z-h:2*z-h], float32(v-prev), float32(next-prev), float32(next-old))
+	tp := m.taps
+	a := slideRun(m.y, tp[z-h:2*z-h], tp[3*z-h:4*z-h], tp[5*z-h:6*z-h],
+		float32(v-prev), float32(next-prev), float32(next-old))
 	m.y[h] = float32(yn) // replaces the oldest, now beyond depth z
 	if h++; h == z {
 		h = 0
@@ -242,27 +241,27 @@ func (m *sr) slide(v, prev, old, mean float64) (sum, s float64) {
 	return float64(a), math.Abs(yn)
 }
 
-// slideRun updates the saliencies y in place by their taps and returns
-// the sum of their magnitudes, in float32 like the values. The two
-// halves go side by side, so that their sums, and their updates, do not
-// wait on each other.
-func slideRun(y []float32, taps [][srTaps]float32, d0, dm, dl float32) float32 {
+// slideRunGo updates the saliencies y in place, y[i] by t0[i]·d0 +
+// t1[i]·dm + t2[i]·dl, and returns the sum of their magnitudes, in
+// float32 like the values: the first half's and the second's side by
+// side, so that the two sums do not wait on each other, then added.
+// slideRun is this, with the updates four at a time where the
+// architecture has vectors; the results are the same bit for bit.
+func slideRunGo(y, t0, t1, t2 []float32, d0, dm, dl float32) float32 {
+	t0, t1, t2 = t0[:len(y)], t1[:len(y)], t2[:len(y)]
 	half := len(y) / 2
-	y1, y2 := y[:half], y[half:2*half]
-	t1, t2 := taps[:len(y1)], taps[half:half+len(y2)]
 	var a, b float32
-	for i := range y1 {
-		t, u := &t1[i], &t2[i]
-		e0 := y1[i] + t[0]*d0 + t[1]*dm + t[2]*dl
-		e1 := y2[i] + u[0]*d0 + u[1]*dm + u[2]*dl
-		y1[i], y2[i] = e0, e1
+	for i := range half {
+		j := i + half
+		e0 := y[i] + t0[i]*d0 + t1[i]*dm + t2[i]*dl
+		e1 := y[j] + t0[j]*d0 + t1[j]*dm + t2[j]*dl
+		y[i], y[j] = e0, e1
 		a += abs32(e0)
 		b += abs32(e1)
 	}
 	if len(y)&1 != 0 {
 		i := len(y) - 1
-		t := &taps[i]
-		e := y[i] + t[0]*d0 + t[1]*dm + t[2]*dl
+		e := y[i] + t0[i]*d0 + t1[i]*dm + t2[i]*dl
 		y[i] = e
 		a += abs32(e)
 	}
@@ -475,13 +474,10 @@ func (m *sr) derive() {
 	for j := range z {
 		k := z - j
 		tk := m.tap(k, n)
-		// Element by element: a copy of the entry just written would be
-		// a 16-byte load of four 4-byte stores, which the CPU cannot
-		// forward from its store buffer (a stall of ~15 cycles each).
 		t0, t1, t2 := float32(tk), float32(mid), float32(m.tap(k+e, n))
-		a, b := &m.taps[j], &m.taps[j+z]
-		a[0], a[1], a[2] = t0, t1, t2
-		b[0], b[1], b[2] = t0, t1, t2
+		m.taps[j], m.taps[j+z] = t0, t0
+		m.taps[2*z+j], m.taps[3*z+j] = t1, t1
+		m.taps[4*z+j], m.taps[5*z+j] = t2, t2
 		if e > 1 {
 			mid += tk - m.tap(k+e-1, n)
 		}

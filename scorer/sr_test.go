@@ -206,3 +206,38 @@ func TestExpMovingAverage(t *testing.T) {
 	require.Equal(t, []float64{0, 0, 0}, h[1:4])
 	require.InEpsilon(t, math.Exp(-(a[0]+a[1]+a[2])/3), h[0], 1e-9)
 }
+
+// TestSlideRunMatchesGo: slideRun (vectors where the architecture has
+// them) leaves the same saliencies and returns the same sum as
+// slideRunGo, bit for bit, for every length's split into vectors and a
+// remainder, with signs, zeros and magnitudes far apart.
+func TestSlideRunMatchesGo(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	val := func() float32 {
+		switch r.IntN(8) {
+		case 0:
+			return 0
+		case 1:
+			return float32(math.Copysign(0, -1))
+		}
+		return float32(r.NormFloat64() * math.Exp(r.Float64()*40-20))
+	}
+	for n := 1; n <= 41; n++ {
+		y, want := make([]float32, n), make([]float32, n)
+		t0, t1, t2 := make([]float32, n), make([]float32, n), make([]float32, n)
+		for range 20 {
+			for i := range n {
+				y[i] = val()
+				t0[i], t1[i], t2[i] = val(), val(), val()
+			}
+			copy(want, y)
+			d0, dm, dl := val(), val(), val()
+			sum := slideRun(y, t0, t1, t2, d0, dm, dl)
+			wantSum := slideRunGo(want, t0, t1, t2, d0, dm, dl)
+			require.Equal(t, math.Float32bits(wantSum), math.Float32bits(sum), "n %d", n)
+			for i := range y {
+				require.Equal(t, math.Float32bits(want[i]), math.Float32bits(y[i]), "n %d point %d", n, i)
+			}
+		}
+	}
+}
