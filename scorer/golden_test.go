@@ -62,7 +62,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"counts/mad":            0x27ffb1070442bf41,
 		"counts/nsigma":         0x8acf8c31f6441f2,
 		"counts/slots":          0xcde3aef1d5e495c7,
-		"counts/sr":             0x57b708bfc7286b8f,
+		"counts/sr":             0x89eaa3444d903f07,
 		"daily/1d":              0xa630a1a3a3c9efeb,
 		"daily/1d-144":          0xdfe567139bcd7a2e,
 		"daily/auto-thr":        0xe1238c8e14ca252d,
@@ -71,7 +71,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"daily/mad":             0x33f81611588e7588,
 		"daily/nsigma":          0xecfdce0502c369a,
 		"daily/slots":           0x217b52865fc9f682,
-		"daily/sr":              0x7abd6880bc988d2e,
+		"daily/sr":              0x755facaddb1e1875,
 		"walk/1d":               0xafbbc1fa763f1099,
 		"walk/1d-144":           0x4b5274ecc1383b67,
 		"walk/auto-thr":         0xcb26de8146c17d7d,
@@ -80,7 +80,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"walk/mad":              0xb40e930c07ee172b,
 		"walk/nsigma":           0xda6c9b2a7a9565f3,
 		"walk/slots":            0xa2971dbbae6e9e9a,
-		"walk/sr":               0x154616a695523799,
+		"walk/sr":               0xe8cbcbe80529c26c,
 		"weekly-shift/1d":       0xe759121cf82da41c,
 		"weekly-shift/1d-144":   0xe09ae7767ec4305f,
 		"weekly-shift/auto-thr": 0x67d3c1f88e2ede2c,
@@ -89,7 +89,7 @@ func TestSeasonalGolden(t *testing.T) {
 		"weekly-shift/mad":      0xd59b29a78d704f31,
 		"weekly-shift/nsigma":   0xd50a1c1802ee7bb,
 		"weekly-shift/slots":    0xfb0fdc668dd6bded,
-		"weekly-shift/sr":       0x694826c257f880ce,
+		"weekly-shift/sr":       0x999a01cc56ba40c9,
 	}
 	got := map[string]uint64{}
 	for sname, sig := range signals {

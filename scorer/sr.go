@@ -243,29 +243,32 @@ func (m *sr) slide(v, prev, old, mean float64) (sum, s float64) {
 
 // slideRunGo updates the saliencies y in place, y[i] by t0[i]·d0 +
 // t1[i]·dm + t2[i]·dl, and returns the sum of their magnitudes, in
-// float32 like the values: the first half's and the second's side by
-// side, so that the two sums do not wait on each other, then added.
-// slideRun is this, with the updates four at a time where the
-// architecture has vectors; the results are the same bit for bit.
+// float32 like the values. The sum goes in four lanes, point i in lane
+// i mod 4 and the points past the last multiple of four in lane 0, so
+// that the lanes' sums do not wait on each other; then (lane 0 + lane
+// 2) + (lane 1 + lane 3). slideRun is this with four points at a time
+// where the architecture has vectors, the same bit for bit; the
+// products are rounded on their own (float32(…)), so that no
+// architecture fuses them into the additions.
 func slideRunGo(y, t0, t1, t2 []float32, d0, dm, dl float32) float32 {
-	t0, t1, t2 = t0[:len(y)], t1[:len(y)], t2[:len(y)]
-	half := len(y) / 2
-	var a, b float32
-	for i := range half {
-		j := i + half
-		e0 := y[i] + t0[i]*d0 + t1[i]*dm + t2[i]*dl
-		e1 := y[j] + t0[j]*d0 + t1[j]*dm + t2[j]*dl
-		y[i], y[j] = e0, e1
-		a += abs32(e0)
-		b += abs32(e1)
+	n := len(y)
+	t0, t1, t2 = t0[:n], t1[:n], t2[:n]
+	var a [4]float32
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		for l := range 4 {
+			j := i + l
+			e := y[j] + float32(t0[j]*d0) + float32(t1[j]*dm) + float32(t2[j]*dl)
+			y[j] = e
+			a[l] += abs32(e)
+		}
 	}
-	if len(y)&1 != 0 {
-		i := len(y) - 1
-		e := y[i] + t0[i]*d0 + t1[i]*dm + t2[i]*dl
+	for ; i < n; i++ {
+		e := y[i] + float32(t0[i]*d0) + float32(t1[i]*dm) + float32(t2[i]*dl)
 		y[i] = e
-		a += abs32(e)
+		a[0] += abs32(e)
 	}
-	return a + b
+	return (a[0] + a[2]) + (a[1] + a[3])
 }
 
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }

@@ -4,9 +4,9 @@
 
 // func slideRunSSE(y *float32, n int, t0, t1, t2 *float32, d0, dm, dl float32) float32
 //
-// First y[i] = ((y[i] + t0[i]·d0) + t1[i]·dm) + t2[i]·dl, four at a
-// time then one by one; then the magnitudes' sums a over y[:n/2] and b
-// over y[n/2:2·(n/2)] in order, the odd last one into a, and a + b: as
+// y[i] = ((y[i] + t0[i]·d0) + t1[i]·dm) + t2[i]·dl and the magnitudes'
+// sums in four lanes, four points at a time, then the rest one by one
+// into lane 0; then (lane 0 + lane 2) + (lane 1 + lane 3): as
 // slideRunGo.
 TEXT ·slideRunSSE(SB), NOSPLIT, $0-60
 	MOVQ	y+0(FP), DI
@@ -23,6 +23,7 @@ TEXT ·slideRunSSE(SB), NOSPLIT, $0-60
 	MOVL	$0x7fffffff, AX
 	MOVL	AX, X3
 	SHUFPS	$0, X3, X3 // the magnitude mask in every lane
+	XORPS	X4, X4     // the lanes' sums
 	XORQ	BX, BX
 
 update4:
@@ -40,12 +41,14 @@ update4:
 	MULPS	X2, X5
 	ADDPS	X5, X6
 	MOVUPS	X6, (DI)(BX*4)
+	ANDPS	X3, X6
+	ADDPS	X6, X4
 	MOVQ	DX, BX
 	JMP	update4
 
 update1:
 	CMPQ	BX, CX
-	JGE	sums
+	JGE	done
 	MOVSS	(SI)(BX*4), X5
 	MULSS	X0, X5
 	MOVSS	(DI)(BX*4), X6
@@ -57,37 +60,17 @@ update1:
 	MULSS	X2, X5
 	ADDSS	X5, X6
 	MOVSS	X6, (DI)(BX*4)
+	ANDPS	X3, X6
+	ADDSS	X6, X4
 	INCQ	BX
 	JMP	update1
 
-sums:
-	MOVQ	CX, DX
-	SHRQ	$1, DX
-	LEAQ	(DI)(DX*4), R10
-	XORPS	X4, X4 // a
-	XORPS	X7, X7 // b
-	XORQ	BX, BX
-
-sum1:
-	CMPQ	BX, DX
-	JGE	odd
-	MOVSS	(DI)(BX*4), X5
-	ANDPS	X3, X5
-	ADDSS	X5, X4
-	MOVSS	(R10)(BX*4), X6
-	ANDPS	X3, X6
-	ADDSS	X6, X7
-	INCQ	BX
-	JMP	sum1
-
-odd:
-	TESTQ	$1, CX
-	JEQ	done
-	MOVSS	-4(DI)(CX*4), X5
-	ANDPS	X3, X5
-	ADDSS	X5, X4
-
 done:
-	ADDSS	X7, X4
+	MOVAPS	X4, X5
+	MOVHLPS	X4, X5     // lanes 2, 3 down
+	ADDPS	X5, X4     // lane 0 + lane 2, lane 1 + lane 3
+	MOVAPS	X4, X5
+	SHUFPS	$0x55, X5, X5
+	ADDSS	X5, X4
 	MOVSS	X4, ret+56(FP)
 	RET
