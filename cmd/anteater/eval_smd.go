@@ -31,6 +31,7 @@ func init() {
 			cmd.Flag("combine", "How an ensemble joins its members' calibrated scores: max or mean (empty: default).").StringVar(&o.cfg.Combine)
 			cmd.Flag("holdout", "Share of the latest training rows held out for calibration (0: default, negative: none).").Float64Var(&o.cfg.Holdout)
 			cmd.Flag("refit", "Refit on all training rows after calibrating on the held-out part (--no-refit: keep the models fitted without it).").Default("true").BoolVar(&o.refit)
+			cmd.Flag("fixed-threshold", "Keep the threshold set at calibration instead of following the live scores' tail as SPOT does.").BoolVar(&o.cfg.FixedThreshold)
 			cmd.Flag("smoothing", "EWMA weight of the newest score (1: none; 0: default).").Float64Var(&o.cfg.Smoothing)
 			cmd.Flag("risk", "POT risk level of the label-free threshold (0: default).").Float64Var(&o.cfg.Calibration.Risk)
 			cmd.Flag("init-quantile", "POT initial quantile (0: default).").Float64Var(&o.cfg.Calibration.InitQuantile)
