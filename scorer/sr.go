@@ -403,7 +403,7 @@ func (m *sr) refreshKernel() (sum, s float64) {
 		m.y[j] = float32(-imag(wz[p-m.z+1+j]))
 	}
 	m.yHead = 0
-	m.derive()
+	m.derive(x) // x is free once transformed
 	m.age, m.hasK = 0, true
 	return a, math.Abs(imag(wz[p]))
 }
@@ -441,22 +441,25 @@ func expMovingAverage(h, a []float64, w int) {
 }
 
 // derive computes what slide needs from the kernel: the taps dot
-// reads, their sum, and the taps per depth.
-func (m *sr) derive() {
-	n, e := m.f.n, m.extend
-	kern := m.kern[:n/2+1]
+// reads, their sum, and the taps per depth. ht is scratch of at least
+// z+extend+1 values.
+func (m *sr) derive(ht []float64) {
+	n, e, z := m.f.n, m.extend, m.z
+	half := n / 2
+	kern := m.kern[:half+1]
 	// c[i] = h(p−i): the kernel's taps read outward from the newest
 	// point, mirrored past n/2 (h is even and n-periodic). Of the pairs
 	// (see dot) only the first of each is read, at ages e+2 on.
 	var sp float64
-	for j := range m.cp {
-		m.cp[j] = float64(kern[e+2+j])
-		sp += m.cp[j]
+	cp := m.cp
+	for j, k := range kern[e+2 : e+2+len(cp)] {
+		cp[j] = float64(k)
+		sp += cp[j]
 	}
-	m.c0, m.cmid = float64(kern[e+1]), float64(kern[n/2])
+	m.c0, m.cmid = float64(kern[e+1]), float64(kern[half])
 	var hx float64 // the taps on the extrapolated points, at distances 1..extend
-	for d := 1; d <= e; d++ {
-		hx += float64(kern[d])
+	for _, k := range kern[1 : e+1] {
+		hx += float64(k)
 	}
 	// The newest e+2 points, ages e+1 down to 0, with the extrapolation
 	// folded in.
@@ -468,23 +471,33 @@ func (m *sr) derive() {
 	m.ct[e+1] = float64(kern[0])
 	m.csum = 2*sp + st + m.ct[e+1]
 	m.dc = m.h0 - m.csum
+	// ht[d] = h(d) for the depths the taps read, unfolded once.
+	ht = ht[:z+e+1]
+	for d, k := range kern[:min(half+1, len(ht))] {
+		ht[d] = float64(k)
+	}
+	for d := half + 1; d < len(ht); d++ {
+		ht[d] = float64(kern[n-d])
+	}
 	// Σ h(k+i) for 0 < i < extend, slid along k from z down to 1.
 	var mid float64
-	for i := 1; i < e; i++ {
-		mid += m.tap(m.z+i, n)
+	for _, h := range ht[z+1 : z+e] {
+		mid += h
 	}
-	z := m.z
-	for j := range z {
+	tp := m.taps[:6*z]
+	r0, r1, r2 := tp[:z], tp[2*z:3*z], tp[4*z:5*z]
+	for j := range r0 {
 		k := z - j
-		tk := m.tap(k, n)
-		t0, t1, t2 := float32(tk), float32(mid), float32(m.tap(k+e, n))
-		m.taps[j], m.taps[j+z] = t0, t0
-		m.taps[2*z+j], m.taps[3*z+j] = t1, t1
-		m.taps[4*z+j], m.taps[5*z+j] = t2, t2
+		tk := ht[k]
+		r0[j], r1[j], r2[j] = float32(tk), float32(mid), float32(ht[k+e])
 		if e > 1 {
-			mid += tk - m.tap(k+e-1, n)
+			mid += tk - ht[k+e-1]
 		}
 	}
+	// The second copy of each row (see taps).
+	copy(tp[z:2*z], r0)
+	copy(tp[3*z:4*z], r1)
+	copy(tp[5*z:], r2)
 }
 
 func (m *sr) Ready() bool { return m.hasK }
@@ -593,7 +606,9 @@ func (m *sr) UnmarshalBinary(b []byte) error {
 	m.age, m.hasK, m.h0, m.kern = int(age), hasK, h0, kern
 	m.y, m.yHead = y, int(yHead)
 	if hasK {
-		m.derive()
+		sc := getSRScratch(m.f.n)
+		m.derive(sc.x)
+		putSRScratch(sc)
 		m.next = m.extrapolate()
 	} else {
 		clear(m.cp)
