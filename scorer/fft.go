@@ -16,6 +16,10 @@ type fft struct {
 	// blocks of half points, half ≥ 4: exp(−2πik/(2·half)), laid out
 	// stage by stage so each stage reads them in order.
 	stw []complex128
+	// stv holds stw for vector code: (re, re, −im, im) per twiddle, so
+	// that b·w is b·(re, re) + swap(b)·(−im, im), lane by lane the same
+	// products and sums as bfly's.
+	stv []float64
 }
 
 func newFFT(n int) *fft {
@@ -34,6 +38,10 @@ func newFFT(n int) *fft {
 		for k := range half {
 			f.stw[half+k] = tw[k*step]
 		}
+	}
+	f.stv = make([]float64, 4*len(f.stw))
+	for j, w := range f.stw {
+		f.stv[4*j], f.stv[4*j+1], f.stv[4*j+2], f.stv[4*j+3] = real(w), real(w), -imag(w), imag(w)
 	}
 	return f
 }
@@ -94,8 +102,10 @@ func (f *fft) stage(x []complex128, half int) {
 	}
 }
 
-// stagePair is stage(x, half) then stage(x, 2·half).
-func (f *fft) stagePair(x []complex128, half int) {
+// stagePairGo is stage(x, half) then stage(x, 2·half). stagePair is
+// this, with each complex value as one vector where the architecture
+// has them, the same bits.
+func (f *fft) stagePairGo(x []complex128, half int) {
 	tw1 := f.stw[half : 2*half]
 	tw2 := f.stw[2*half : 3*half]
 	tw3 := f.stw[3*half : 4*half]
