@@ -192,6 +192,13 @@ type Multivariate struct {
 	// TopK is how many of the largest contributions are exposed per
 	// entity (default 5).
 	TopK int `yaml:"top_k"`
+	// Risk is the probability that a normal row scores above 1.0, from
+	// which the threshold is calibrated (default
+	// multivariate.DefaultRisk, 1e-3).
+	Risk float64 `yaml:"risk"`
+	// FixedThreshold keeps the threshold calibrated at each fit instead of
+	// following the tail of the live scores between fits.
+	FixedThreshold bool `yaml:"fixed_threshold"`
 }
 
 // checkParams refuses parameters no member of the model has: an
@@ -220,7 +227,12 @@ func (m *Multivariate) checkParams() error {
 
 // Detector returns the detector configuration of the block.
 func (m *Multivariate) Detector() multivariate.Config {
-	return multivariate.Config{Model: m.Model, Params: m.Params}
+	return multivariate.Config{
+		Model:          m.Model,
+		Params:         m.Params,
+		FixedThreshold: m.FixedThreshold,
+		Calibration:    multivariate.POT{Risk: m.Risk},
+	}
 }
 
 // IsEnabled reports whether the job runs.
@@ -512,6 +524,9 @@ func (c *Config) complete() error {
 			if m.Model == "" {
 				m.Model = multivariate.DefaultModel
 			}
+			if m.Risk == 0 {
+				m.Risk = multivariate.DefaultRisk
+			}
 			if m.TrainWindow == 0 {
 				m.TrainWindow = DefaultMultivariateTrainWindow
 			}
@@ -706,6 +721,8 @@ func (m *Multivariate) validate(c *Config, j *Job, f func(string) string) error 
 		return invalid(f("multivariate.retrain_every"), "%s is shorter than step %s", m.RetrainEvery, c.Step)
 	case m.TopK < 0:
 		return invalid(f("multivariate.top_k"), "must not be negative")
+	case !(m.Risk > 0 && m.Risk < 0.5):
+		return invalid(f("multivariate.risk"), "%v is not in (0, 0.5)", m.Risk)
 	}
 	return nil
 }

@@ -92,7 +92,16 @@ func TestMultivariateDefaults(t *testing.T) {
 		RetrainEvery: DefaultMultivariateRetrainEvery,
 		MinRows:      DefaultMultivariateMinRows,
 		TopK:         DefaultMultivariateTopK,
+		Risk:         multivariate.DefaultRisk,
 	}, *m)
+	require.Equal(t, multivariate.DefaultRisk, m.Detector().Calibration.Risk)
+	require.False(t, m.Detector().FixedThreshold)
+
+	c, err = Load([]byte("source: {url: http://127.0.0.1:9090}\njobs:\n  - name: j\n    query: up\n    multivariate: {risk: 0.01, fixed_threshold: true}\n"), "")
+	require.NoError(t, err)
+	d := c.Jobs[0].Multivariate.Detector()
+	require.Equal(t, 0.01, d.Calibration.Risk)
+	require.True(t, d.FixedThreshold)
 }
 
 func TestValidationErrorsNameTheField(t *testing.T) {
@@ -138,6 +147,8 @@ func TestValidationErrorsNameTheField(t *testing.T) {
 		{"multivariate param", job("    multivariate: {params: {nosuch: '1'}}\n"), "jobs[0](j).multivariate.params"},
 		{"multivariate model param", job("    multivariate: {model: pca, params: {nosuch: '1'}}\n"), "jobs[0](j).multivariate.model"},
 		{"multivariate min rows", job("    multivariate: {min_rows: 5}\n"), "jobs[0](j).multivariate.min_rows"},
+		{"multivariate risk", job("    multivariate: {risk: 0.7}\n"), "jobs[0](j).multivariate.risk"},
+		{"multivariate negative risk", job("    multivariate: {risk: -0.001}\n"), "jobs[0](j).multivariate.risk"},
 		{"multivariate window", job("    multivariate: {train_window: 1h}\n"), "jobs[0](j).multivariate.train_window"},
 		{"multivariate retrain", job("    multivariate: {retrain_every: 1s}\n"), "jobs[0](j).multivariate.retrain_every"},
 		{"multivariate top k", job("    multivariate: {top_k: -1}\n"), "jobs[0](j).multivariate.top_k"},

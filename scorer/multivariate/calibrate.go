@@ -5,6 +5,10 @@ import (
 	"sort"
 )
 
+// DefaultRisk is POT's default risk: the probability that a normal row
+// scores above the threshold.
+const DefaultRisk = 1e-3
+
 // POT sets a threshold from unlabelled training scores by the peaks-over-
 // threshold method (Siffer et al., "Anomaly Detection in Streams with
 // Extreme Value Theory", KDD 2017): the excesses over the InitQuantile
@@ -26,7 +30,7 @@ import (
 // 0.936 at 3e-4, 1e-3, 2e-3, 3e-3, 5e-3.
 type POT struct {
 	InitQuantile float64 // default 0.98
-	Risk         float64 // default 1e-3
+	Risk         float64 // default DefaultRisk
 	Margin       float64 // default 1
 }
 
@@ -35,7 +39,7 @@ func (p POT) withDefaults() POT {
 		p.InitQuantile = 0.98
 	}
 	if p.Risk <= 0 || p.Risk >= 1 {
-		p.Risk = 1e-3
+		p.Risk = DefaultRisk
 	}
 	if p.Margin <= 0 {
 		p.Margin = 1
