@@ -44,16 +44,12 @@ type liveThreshold struct {
 }
 
 // start sets the initial state from the calibration scores comb (in
-// time order) and the threshold z0 that POT computed from them.
-func (l *liveThreshold) start(p POT, comb []float64, z0 float64) {
+// time order): z is POT's threshold of them, and their peaks are the
+// first ones.
+func (l *liveThreshold) start(p POT, comb []float64) {
 	p = p.withDefaults()
-	*l = liveThreshold{risk: p.Risk, margin: p.Margin, z: z0}
-	s := make([]float64, 0, len(comb))
-	for _, v := range comb {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			s = append(s, v)
-		}
-	}
+	*l = liveThreshold{risk: p.Risk, margin: p.Margin, z: p.Threshold(comb)}
+	s := finite(comb)
 	if len(s) == 0 {
 		return
 	}
@@ -121,13 +117,7 @@ func (l *liveThreshold) refit() {
 	if r >= 1 {
 		return
 	}
-	var z float64
-	if math.Abs(xi) < 1e-9 {
-		z = l.t - sigma*math.Log(r)
-	} else {
-		z = l.t + sigma/xi*(math.Pow(r, -xi)-1)
-	}
-	z *= l.margin
+	z := gpdQuantile(l.t, sigma, xi, r) * l.margin
 	if z > 0 && !math.IsInf(z, 0) && z >= l.t*l.margin {
 		l.z = z
 	}

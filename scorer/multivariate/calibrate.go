@@ -51,12 +51,7 @@ func (p POT) withDefaults() POT {
 // are ignored). It is always > 0 and finite.
 func (p POT) Threshold(scores []float64) float64 {
 	p = p.withDefaults()
-	s := make([]float64, 0, len(scores))
-	for _, v := range scores {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
-			s = append(s, v)
-		}
-	}
+	s := finite(scores)
 	if len(s) == 0 {
 		return 1
 	}
@@ -64,30 +59,11 @@ func (p POT) Threshold(scores []float64) float64 {
 	maxS := s[len(s)-1]
 	t := quantile(s, p.InitQuantile)
 	i := sort.SearchFloat64s(s, math.Nextafter(t, math.Inf(1)))
-	y := s[i:] // ascending excesses over t
+	y := s[i:] // ascending values over t
 	z := maxS
-	if len(y) >= 10 {
-		var a0, a1 float64
-		n := float64(len(y))
-		for k, v := range y {
-			e := v - t
-			a0 += e
-			a1 += e * (1 - (float64(k+1)-0.35)/n)
-		}
-		a0 /= n
-		a1 /= n
-		if den := a0 - 2*a1; den > 0 {
-			kH := a0/den - 2 // Hosking's k = −ξ
-			sigma := 2 * a0 * a1 / den
-			xi := -kH
-			r := p.Risk * float64(len(s)) / n
-			if sigma > 0 && r < 1 {
-				if math.Abs(xi) < 1e-9 {
-					z = t - sigma*math.Log(r)
-				} else {
-					z = t + sigma/xi*(math.Pow(r, -xi)-1)
-				}
-			}
+	if sigma, xi, ok := fitGPD(y, t); ok {
+		if r := p.Risk * float64(len(s)) / float64(len(y)); r < 1 {
+			z = gpdQuantile(t, sigma, xi, r)
 		}
 	}
 	if math.IsNaN(z) || math.IsInf(z, 0) || z < t {
@@ -100,4 +76,25 @@ func (p POT) Threshold(scores []float64) float64 {
 		z = 1e-12
 	}
 	return z
+}
+
+// gpdQuantile is the value exceeded with probability r·N_t/n when the
+// excesses over t follow a GPD(sigma, xi) and r = risk·n/N_t: SPOT's
+// z_q = t + σ/ξ·(r^(−ξ) − 1), or t − σ·ln r for ξ = 0.
+func gpdQuantile(t, sigma, xi, r float64) float64 {
+	if math.Abs(xi) < 1e-9 {
+		return t - sigma*math.Log(r)
+	}
+	return t + sigma/xi*(math.Pow(r, -xi)-1)
+}
+
+// finite returns the finite values of v, in order, in a new slice.
+func finite(v []float64) []float64 {
+	s := make([]float64, 0, len(v))
+	for _, x := range v {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			s = append(s, x)
+		}
+	}
+	return s
 }

@@ -501,8 +501,8 @@ func (d *Detector) calibrate(ctx context.Context, X [][]float64, prev []float64)
 			comb[t] /= float64(d.scoring)
 		}
 	}
-	d.threshold = d.cfg.Calibration.Threshold(comb)
-	d.live.start(d.cfg.Calibration, comb, d.threshold)
+	d.live.start(d.cfg.Calibration, comb)
+	d.threshold = d.live.z
 	return nil
 }
 
